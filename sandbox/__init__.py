@@ -1,0 +1,1 @@
+"""A local stand-in for Agora: Cloud Recording REST, channel user list, NCS events, faults."""

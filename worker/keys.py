@@ -1,0 +1,76 @@
+"""Redis key names: the data model shared by the webhook edge and the worker.
+
+Everything of ours lives under `autorec:`; arq keeps its default `arq:*` keys so arq tools
+keep working. Channel names are used verbatim inside keys (Redis keys are binary-safe).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "autorec:"
+
+#: Consumer group of the worker pool on the events stream.
+CONSUMER_GROUP: Final = "autorec-workers"
+
+#: Stream entry fields (design §4): `event` holds an app event JSON body, `ncs` a raw Agora
+#: NCS body. The webhook edge adds `src` (`agora` | `events`) and `rx_ms` (receive time).
+FIELD_EVENT: Final = "event"
+FIELD_NCS: Final = "ncs"
+FIELD_SOURCE: Final = "src"
+FIELD_RECEIVED_MS: Final = "rx_ms"
+
+
+def dedupe(event_id: str) -> str:
+    """String set once per accepted event id (NCS `noticeId`, `webhook-id`, app event `id`)."""
+    return f"{PREFIX}seen:{event_id}"
+
+
+def dead_letter(stream: str) -> str:
+    """Stream that receives entries delivered too many times."""
+    return f"{stream}:dead"
+
+
+def channel(name: str) -> str:
+    """Hash: one channel's occupancy and desired recording state."""
+    return f"{PREFIX}ch:{name}"
+
+
+def channel_members(name: str) -> str:
+    """Hash: uid → membership record (ordering sequence, present/left, role, left-at)."""
+    return f"{PREFIX}ch:{name}:m"
+
+
+#: Sorted set of channels we track (member = channel, score = last change, ms).
+CHANNELS: Final = f"{PREFIX}channels"
+
+
+def session(name: str) -> str:
+    """Hash: the channel's current recording session (uid, resourceId, sid, mode, status)."""
+    return f"{PREFIX}rec:{name}"
+
+
+def history(name: str) -> str:
+    """List: the channel's past recording sessions, newest first (JSON records)."""
+    return f"{PREFIX}hist:{name}"
+
+
+#: Sorted set of recording slot leases: member = channel, score = lease expiry (ms, Redis TIME).
+SLOTS: Final = f"{PREFIX}slots"
+#: Sorted set of channels waiting for a slot: member = channel, score = arrival sequence.
+WAITING: Final = f"{PREFIX}wait"
+#: Counter that orders arrivals into WAITING.
+WAITING_SEQ: Final = f"{PREFIX}wait:seq"
+#: Sorted set of recent Agora request stamps for the shared sliding-window rate limit.
+RATE_LIMIT: Final = f"{PREFIX}qps"
+
+
+def recording_event_seen(sid: str) -> str:
+    """Set: sequence numbers of recording events (NCS productId 3) already applied for a sid."""
+    return f"{PREFIX}recev:{sid}"
+
+
+#: Hash: sid → channel, so recording events (which carry cname) can be matched quickly.
+SIDS: Final = f"{PREFIX}sids"
+#: List of recent failures shown by `autorec status` (JSON records, newest first, capped).
+FAILURES: Final = f"{PREFIX}failures"

@@ -1,0 +1,139 @@
+"""The webhook service's composition root: `create_app()` builds the Starlette app.
+
+Run it with `uvicorn webhooks.app:create_app --factory`. Settings are read once here; the
+Redis client and the enqueue script are created in the lifespan and reach the endpoints as
+lifespan state; the metrics registry belongs to the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final, TypedDict
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from webhooks.enqueue import EventQueue
+from webhooks.errors import WebhookError
+from webhooks.metrics import WebhookMetrics, build_registry
+from webhooks.probes import Probes
+from webhooks.receive import AgoraWebhook, EventsWebhook
+from webhooks.signatures import Webhook
+from worker.settings import ConfigError, Settings
+
+logger = logging.getLogger(__name__)
+
+#: A dead or hung Redis must turn into a 503 quickly, well within a sender's timeout.
+REDIS_CONNECT_TIMEOUT_S: Final = 0.5
+REDIS_SOCKET_TIMEOUT_S: Final = 1.0
+
+
+class AppState(TypedDict):
+    """Lifespan state, copied into every request's scope (`scope["state"]`)."""
+
+    redis: aioredis.Redis[bytes]
+    """The one Redis client (connection pool) of the process."""
+    queue: EventQueue
+    """Deduplicated enqueue into the events stream."""
+
+
+def connect_redis(url: str) -> aioredis.Redis[bytes]:
+    """A Redis client with short timeouts; a dropped connection is retried once.
+
+    The retry is safe for the enqueue script: its dedupe key turns a second run into a
+    "duplicate" answer.
+    """
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        retry_on_error=[RedisConnectionError],
+    )
+
+
+def _events_webhook(settings: Settings) -> Webhook | None:
+    secret = settings.autorec_events_secret
+    if secret is None or not secret.get_secret_value():
+        return None
+    try:
+        return Webhook(secret.get_secret_value())
+    except ValueError:
+        raise ConfigError(
+            "AUTOREC_EVENTS_SECRET: must be whsec_ followed by base64 (Standard Webhooks)"
+        ) from None
+
+
+def _ncs_secret(settings: Settings) -> bytes | None:
+    secret = settings.agora_ncs_secret
+    if secret is None or not secret.get_secret_value():
+        return None
+    return secret.get_secret_value().encode("utf-8")
+
+
+async def _webhook_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebhookError)
+    return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the webhook service; with no settings, read them from the environment.
+
+    Raises ConfigError (one line naming the variable) on a bad configuration.
+    """
+    if settings is None:
+        settings = Settings.load()
+    registry = build_registry()
+    metrics = WebhookMetrics(registry)
+    probes = Probes(
+        registry=registry,
+        stream=settings.autorec_events_stream,
+        slots_limit=settings.autorec_max_recordings,
+    )
+    agora = AgoraWebhook(secret=_ncs_secret(settings), metrics=metrics)
+    events = EventsWebhook(webhook=_events_webhook(settings), metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
+        redis = connect_redis(settings.redis_url)
+        try:
+            queue = EventQueue(
+                redis,
+                stream=settings.autorec_events_stream,
+                dedupe_ttl_s=settings.autorec_dedupe_ttl_s,
+                stream_maxlen=settings.autorec_stream_maxlen,
+            )
+            yield {"redis": redis, "queue": queue}
+        finally:
+            await redis.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/agora", agora, methods=["POST"], name="webhook_agora"),
+            Route("/webhooks/events", events, methods=["POST"], name="webhook_events"),
+            Route("/healthz", probes.healthz, methods=["GET"]),
+            Route("/readyz", probes.readyz, methods=["GET"]),
+            Route("/metrics", probes.metrics, methods=["GET"]),
+        ],
+        exception_handlers={
+            WebhookError: _webhook_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )

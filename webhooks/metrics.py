@@ -1,0 +1,131 @@
+"""Prometheus metrics of the webhook service, on a registry owned by one app.
+
+Webhook outcomes and latency are counted in process. The recording-slot, waiting and stream
+gauges are read from Redis at scrape time, here and only here, so several webhook or worker
+replicas never report several copies of the same shared state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from webhooks.errors import Outcome, Source
+from worker import keys
+
+#: Request latency buckets (s): the edge answers in about a millisecond; a dead Redis in
+#: about a socket timeout.
+LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class WebhookMetrics:
+    """Counters and histograms of webhook requests; labelled children are bound once."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        received = Counter(
+            "autorec_webhooks_received",
+            "Webhook requests received, by source and outcome.",
+            ("source", "outcome"),
+            registry=registry,
+        )
+        duration = Histogram(
+            "autorec_webhook_request_duration_seconds",
+            "Time to answer a webhook request, in seconds.",
+            ("source",),
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self._received = {
+            (source, outcome): received.labels(source.value, outcome.value)
+            for source in Source
+            for outcome in Outcome
+        }
+        self._duration = {source: duration.labels(source.value) for source in Source}
+
+    def observe(self, source: Source, outcome: Outcome, duration_s: float) -> None:
+        """Count one answered request and its latency."""
+        self._received[source, outcome].inc()
+        self._duration[source].observe(duration_s)
+
+
+def build_registry() -> CollectorRegistry:
+    """A fresh registry with the process, platform and garbage-collector metrics."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    """Shared controller state read from Redis at scrape time."""
+
+    slots_in_use: int
+    waiting: int
+    stream_length: int
+
+
+async def read_shared_state(
+    redis: aioredis.Redis[bytes], *, stream: str, timeout_s: float
+) -> SharedState | None:
+    """Slots in use, waiting channels and stream length in one pipeline; None if Redis fails."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            pipe = redis.pipeline(transaction=False)
+            pipe.zcard(keys.SLOTS)
+            pipe.zcard(keys.WAITING)
+            pipe.xlen(stream)
+            slots, waiting, length = await pipe.execute()
+    except (RedisError, TimeoutError, OSError):
+        return None
+    return SharedState(slots_in_use=int(slots), waiting=int(waiting), stream_length=int(length))
+
+
+class SharedStateCollector(Collector):
+    """Gauges of one scrape's SharedState (absent when Redis could not be read)."""
+
+    def __init__(self, state: SharedState | None, *, slots_limit: int) -> None:
+        self._state = state
+        self._slots_limit = slots_limit
+
+    def collect(self) -> Iterator[Metric]:
+        """The gauges of this scrape."""
+        yield GaugeMetricFamily(
+            "autorec_recording_slots_limit",
+            "Concurrent recording limit (AUTOREC_MAX_RECORDINGS).",
+            value=self._slots_limit,
+        )
+        if self._state is None:
+            return
+        yield GaugeMetricFamily(
+            "autorec_recording_slots_in_use",
+            "Recording slot leases held.",
+            value=self._state.slots_in_use,
+        )
+        yield GaugeMetricFamily(
+            "autorec_recordings_waiting",
+            "Channels waiting for a recording slot.",
+            value=self._state.waiting,
+        )
+        yield GaugeMetricFamily(
+            "autorec_events_stream_length",
+            "Entries in the events stream.",
+            value=self._state.stream_length,
+        )
+
+
+def render(registry: CollectorRegistry, shared: SharedStateCollector) -> bytes:
+    """The Prometheus text exposition of the app's registry plus the scrape-time gauges."""
+    return generate_latest(registry) + generate_latest(shared)

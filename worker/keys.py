@@ -1,7 +1,8 @@
 """Redis key names: the data model shared by the webhook edge and the worker.
 
 Everything of ours lives under `autorec:`; arq keeps its default `arq:*` keys so arq tools
-keep working. Channel names are used verbatim inside keys (Redis keys are binary-safe).
+keep working. Channel names go into keys with `%` and `:` escaped (`channel_part`), so a
+channel named `a:m` can never collide with a key of channel `a`.
 """
 
 from __future__ import annotations
@@ -31,14 +32,19 @@ def dead_letter(stream: str) -> str:
     return f"{stream}:dead"
 
 
+def channel_part(name: str) -> str:
+    """A channel name as one key segment: `%` → `%25`, `:` → `%3A` (Agora allows `:`)."""
+    return name.replace("%", "%25").replace(":", "%3A")
+
+
 def channel(name: str) -> str:
     """Hash: one channel's occupancy and desired recording state."""
-    return f"{PREFIX}ch:{name}"
+    return f"{PREFIX}ch:{channel_part(name)}"
 
 
 def channel_members(name: str) -> str:
     """Hash: uid → membership record (ordering sequence, present/left, role, left-at)."""
-    return f"{PREFIX}ch:{name}:m"
+    return f"{PREFIX}ch:{channel_part(name)}:m"
 
 
 #: Sorted set of channels we track (member = channel, score = last change, ms).
@@ -47,12 +53,12 @@ CHANNELS: Final = f"{PREFIX}channels"
 
 def session(name: str) -> str:
     """Hash: the channel's current recording session (uid, resourceId, sid, mode, status)."""
-    return f"{PREFIX}rec:{name}"
+    return f"{PREFIX}rec:{channel_part(name)}"
 
 
 def history(name: str) -> str:
     """List: the channel's past recording sessions, newest first (JSON records)."""
-    return f"{PREFIX}hist:{name}"
+    return f"{PREFIX}hist:{channel_part(name)}"
 
 
 #: Sorted set of recording slot leases: member = channel, score = lease expiry (ms, Redis TIME).

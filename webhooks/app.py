@@ -14,6 +14,7 @@ from typing import Final, TypedDict
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -111,15 +112,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         redis = connect_redis(settings.redis_url)
+        queue = EventQueue(
+            redis,
+            stream=settings.autorec_events_stream,
+            dedupe_ttl_s=settings.autorec_dedupe_ttl_s,
+            stream_maxlen=settings.autorec_stream_maxlen,
+        )
         try:
-            queue = EventQueue(
-                redis,
-                stream=settings.autorec_events_stream,
-                dedupe_ttl_s=settings.autorec_dedupe_ttl_s,
-                stream_maxlen=settings.autorec_stream_maxlen,
+            await queue.load_script()
+        except RedisError as exc:
+            # Not fatal: the service starts (and answers 503) while Redis is down; the
+            # script is loaded again on first use.
+            logger.warning(
+                "Redis is unavailable at start (%s); webhooks get 503 until it is up",
+                type(exc).__name__,
             )
+        try:
             yield {"redis": redis, "queue": queue}
         finally:
+            await queue.aclose()
             await redis.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
 
     return Starlette(

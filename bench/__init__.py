@@ -1,0 +1,1 @@
+"""Benchmarks that print tables (run as modules, e.g. `python -m bench.ingest`)."""

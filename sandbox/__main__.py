@@ -1,0 +1,94 @@
+"""`python -m sandbox --port N`: serve the sandbox under uvicorn (options also read SANDBOX_*)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
+
+_DEFAULTS = SandboxConfig()
+
+
+def _env(name: str, default: object) -> object:
+    return os.environ.get(f"SANDBOX_{name.upper()}", default)
+
+
+def _optional_float(text: str) -> float | None:
+    """A float, or None for "" / "none" / "0" (used to disable the QPS limit)."""
+    if text.strip().lower() in ("", "none", "0"):
+        return None
+    return float(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every option's default comes from `SANDBOX_<OPTION>` if set."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    options: list[tuple[str, Callable[[str], object], object, str]] = [
+        ("host", str, "127.0.0.1", "interface to listen on"),
+        ("port", int, 8090, "port to listen on"),
+        ("app_id", str, _DEFAULTS.app_id, "App ID the sandbox accepts"),
+        ("customer_id", str, _DEFAULTS.customer_id, "Basic-auth user"),
+        ("customer_secret", str, _DEFAULTS.customer_secret, "Basic-auth password"),
+        ("app_certificate", str, None, "32-hex certificate; set: recorder tokens are checked"),
+        ("ncs_url", str, None, "URL that receives NCS events"),
+        ("ncs_secret", str, None, "NCS signing secret"),
+        ("max_concurrent", int, _DEFAULTS.max_concurrent, "running recordings allowed"),
+        ("qps_limit", _optional_float, 10.0, "REST requests per second (0 disables)"),
+        ("resource_ttl_s", float, _DEFAULTS.resource_ttl_s, "resource ID validity, Agora s"),
+        ("time_scale", float, _DEFAULTS.time_scale, "multiplier of every Agora duration"),
+        ("exit_s", float, _DEFAULTS.exit_s, "exiting phase after stop/idle, Agora s"),
+        ("seed", int, None, "seed of fault randomness"),
+        ("log_level", str, "info", "uvicorn log level"),
+    ]
+    for name, kind, default, help_text in options:
+        env_default = _env(name, default)
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=kind,
+            default=kind(env_default) if isinstance(env_default, str) else env_default,
+            help=f"{help_text} (env SANDBOX_{name.upper()})",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse options, build the config and serve until interrupted."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = SandboxConfig(
+            app_id=args.app_id,
+            customer_id=args.customer_id,
+            customer_secret=args.customer_secret,
+            app_certificate=args.app_certificate,
+            ncs_url=args.ncs_url,
+            ncs_secret=args.ncs_secret,
+            max_concurrent=args.max_concurrent,
+            qps_limit=args.qps_limit,
+            resource_ttl_s=args.resource_ttl_s,
+            time_scale=args.time_scale,
+            exit_s=args.exit_s,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws="none",
+        lifespan="on",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

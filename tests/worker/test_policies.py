@@ -428,6 +428,12 @@ def test_a_channel_prefix_keeps_the_readable_part_and_adds_a_hash() -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", digest)
 
 
+def test_names_differing_only_in_punctuation_share_the_readable_part_not_the_hash() -> None:
+    dash, underscore = channel_prefix("room-1"), channel_prefix("room_1")
+    assert dash[0] == underscore[0]
+    assert dash[1] != underscore[1]
+
+
 def test_a_channel_without_letters_or_digits_gets_only_the_hash() -> None:
     assert len(channel_prefix("会议 ~!")) == 1
 

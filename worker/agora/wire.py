@@ -40,7 +40,7 @@ def encode_body(
     try:
         return model.model_validate(wire)
     except ValidationError as exc:
-        raise _validation_error(endpoint, exc) from None
+        raise validation_error(endpoint, exc) from None
 
 
 def wire_bytes(body: BaseModel) -> bytes:
@@ -49,7 +49,7 @@ def wire_bytes(body: BaseModel) -> bytes:
     )
 
 
-def _validation_error(endpoint: Endpoint, exc: ValidationError) -> AgoraValidationError:
+def validation_error(endpoint: Endpoint, exc: ValidationError) -> AgoraValidationError:
     """The first problem of a pydantic error, named by its wire path (never its value)."""
     error = exc.errors(include_input=False, include_url=False)[0]
     parts: list[str] = []

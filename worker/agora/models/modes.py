@@ -57,20 +57,20 @@ def check_start(
     if request.extension_service_config is not None:
         raise fail("extensionServiceConfig", f"is only for web mode, not {mode}")
     config = request.recording_config
+    if config is None:
+        raise fail("recordingConfig", f"is required in {mode} mode")
     if mode is RecordingMode.MIX:
         if request.snapshot_config is not None:
             raise fail("snapshotConfig", "is only for individual mode")
         if request.recording_file_config is None:
             raise fail("recordingFileConfig", "is required in mix mode")
-        if config is not None and config.subscribe_uid_group is not None:
+        if config.subscribe_uid_group is not None:
             raise fail("recordingConfig.subscribeUidGroup", "is only for individual mode")
-        if config is not None and config.stream_mode is not None:
+        if config.stream_mode is not None:
             raise fail("recordingConfig.streamMode", "is only for individual mode")
         return
 
     # individual
-    if config is None:
-        raise fail("recordingConfig", "is required in individual mode (subscribeUidGroup)")
     if config.subscribe_uid_group is None:
         raise fail("recordingConfig.subscribeUidGroup", "is required in individual mode")
     if config.audio_profile is not None:

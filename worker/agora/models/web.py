@@ -86,8 +86,8 @@ ExtensionService = Annotated[
 class ExtensionServiceConfig(WireModel):
     """`extensionServiceConfig` (web mode, required there)."""
 
-    error_handle_policy: ErrorHandlePolicy | None = None
-    api_version: str | None = None
+    error_handle_policy: Literal["error_abort"] | None = None
+    """Only `error_abort` is accepted at this level."""
     extension_services: list[ExtensionService] = Field(min_length=1, max_length=2)
 
     @model_validator(mode="after")

@@ -1,0 +1,98 @@
+"""The enqueue script adds each event id to the stream once, atomically, on real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from webhooks.app import connect_redis
+from webhooks.enqueue import EventQueue
+from webhooks.errors import QueueUnavailable
+from worker import keys
+from worker.redis_server import RedisServer, free_port
+
+STREAM = "autorec:test-events"
+
+
+def _queue(redis: aioredis.Redis, *, ttl_s: int = 3600, maxlen: int = 100_000) -> EventQueue:
+    return EventQueue(redis, stream=STREAM, dedupe_ttl_s=ttl_s, stream_maxlen=maxlen)
+
+
+def _fields(n: int = 0) -> dict[str, bytes | str | int]:
+    return {"ncs": b'{"noticeId":"n%d"}' % n, "src": "agora", "rx_ms": 1700000000000 + n}
+
+
+async def test_a_new_event_is_added_to_the_stream_with_its_fields(redis: aioredis.Redis) -> None:
+    assert await _queue(redis).enqueue("n0", _fields()) is True
+    [(_, fields)] = await redis.xrange(STREAM)
+    assert fields == {b"ncs": b'{"noticeId":"n0"}', b"src": b"agora", b"rx_ms": b"1700000000000"}
+
+
+async def test_a_seen_event_id_adds_nothing(redis: aioredis.Redis) -> None:
+    queue = _queue(redis)
+    await queue.enqueue("n0", _fields(0))
+    assert await queue.enqueue("n0", _fields(1)) is False
+    assert await redis.xlen(STREAM) == 1
+
+
+async def test_the_dedupe_key_expires_after_the_retry_horizon(redis: aioredis.Redis) -> None:
+    await _queue(redis, ttl_s=4 * 24 * 3600).enqueue("n0", _fields())
+    ttl_s = await redis.ttl(keys.dedupe("n0"))
+    assert 4 * 24 * 3600 - 5 <= ttl_s <= 4 * 24 * 3600
+
+
+async def test_the_stream_is_trimmed_near_its_maximum_length(redis: aioredis.Redis) -> None:
+    queue = _queue(redis, maxlen=100)
+    for n in range(1000):
+        await queue.enqueue(f"n{n}", _fields(n))
+    # Approximate trimming removes whole nodes (100 entries each by default).
+    assert 100 <= await redis.xlen(STREAM) <= 300
+
+
+async def test_concurrent_enqueues_each_add_their_own_event(redis: aioredis.Redis) -> None:
+    queue = _queue(redis)
+    added = await asyncio.gather(*(queue.enqueue(f"n{n}", _fields(n)) for n in range(600)))
+    assert all(added)
+    assert await redis.xlen(STREAM) == 600
+
+
+async def test_concurrent_copies_of_one_event_are_added_once(redis: aioredis.Redis) -> None:
+    queue = _queue(redis)
+    added = await asyncio.gather(*(queue.enqueue("same", _fields(n)) for n in range(50)))
+    assert added.count(True) == 1
+    assert await redis.xlen(STREAM) == 1
+
+
+async def test_a_flushed_script_cache_is_reloaded(redis: aioredis.Redis) -> None:
+    queue = _queue(redis)
+    await queue.enqueue("n0", _fields(0))
+    await redis.script_flush()
+    assert await queue.enqueue("n1", _fields(1)) is True
+    assert await redis.xlen(STREAM) == 2
+
+
+async def test_an_unreachable_redis_raises_queue_unavailable() -> None:
+    redis = connect_redis(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(QueueUnavailable, match="event queue is unavailable") as caught:
+            await _queue(redis).enqueue("n0", _fields())
+        assert "ConnectionError" in caught.value.reason
+    finally:
+        await redis.aclose()
+
+
+async def test_a_redis_that_refuses_writes_raises_queue_unavailable(
+    redis_server_factory: Callable[..., RedisServer],
+) -> None:
+    server = redis_server_factory()
+    redis = connect_redis(server.url)
+    try:
+        await redis.config_set("maxmemory", 1)
+        with pytest.raises(QueueUnavailable) as caught:
+            await _queue(redis).enqueue("n0", _fields())
+        assert caught.value.reason.startswith("OutOfMemoryError")
+    finally:
+        await redis.aclose()

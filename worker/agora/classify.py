@@ -98,9 +98,16 @@ def classify(endpoint: Endpoint, status: int, code: int | None, message: str | N
 
 def _classify_code(endpoint: Endpoint, status: int, code: int) -> ErrorClass | None:
     """The class a documented `code` gives on this endpoint, or None to fall back on status."""
+    if status >= 500:
+        # Server errors are transient except start's "Failed to allocate worker" (re-acquire).
+        if code == 502 and endpoint is Endpoint.START:
+            return ErrorClass.NO_CAPACITY
+        return ErrorClass.RETRYABLE
     if code == 7 and endpoint is Endpoint.START:
         return ErrorClass.ALREADY_STARTED
-    if code in (65, 50):  # request not completed / upload timeout: repeat the same request
+    if code in (65, 50, 62):  # not completed / upload timeout / request timeout: repeat it
+        if code == 62 and endpoint is Endpoint.ACQUIRE:
+            return ErrorClass.AUTH  # legacy: cloud recording not enabled for the App ID
         return ErrorClass.RETRYABLE
     if code == 435:  # no recorded data: the stop went through on an idle task
         return ErrorClass.ALREADY_STOPPED if endpoint is Endpoint.STOP else None
@@ -112,16 +119,8 @@ def _classify_code(endpoint: Endpoint, status: int, code: int) -> ErrorClass | N
         return ErrorClass.CONFLICT
     if code == 406:
         return ErrorClass.NO_CAPACITY
-    if code == 502 and endpoint is Endpoint.START:  # "Failed to allocate worker"
-        return ErrorClass.NO_CAPACITY
-    if code == 501:  # acquire: no worker manager (retry); legacy elsewhere: task exiting
-        if endpoint is Endpoint.ACQUIRE:
-            return ErrorClass.RETRYABLE
-        return _task_gone(endpoint)
-    if code == 62:  # request timeout; legacy acquire 4xx: cloud recording not enabled
-        if endpoint is Endpoint.ACQUIRE and status < 500:
-            return ErrorClass.AUTH
-        return ErrorClass.RETRYABLE
+    if code == 501:  # legacy: the recording service is exiting
+        return _task_gone(endpoint) if endpoint is not Endpoint.ACQUIRE else ErrorClass.RETRYABLE
     if code in _ACCOUNT_CODES:
         return ErrorClass.AUTH
     if code in _INVALID_CODES:

@@ -112,11 +112,11 @@ def test_only_retryable_and_rate_limited_are_retryable() -> None:
     status=st.integers(min_value=500, max_value=599),
     code=st.none() | st.integers(min_value=-10, max_value=3000),
 )
-def test_server_errors_never_read_as_success_or_auth(
+def test_server_errors_are_transient_unless_start_found_no_worker(
     endpoint: Endpoint, status: int, code: int | None
 ) -> None:
-    result = classify(endpoint, status, code, None)
-    assert result not in (C.ALREADY_STARTED, C.AUTH) or (endpoint is E.START and code == 7)
+    expected = C.NO_CAPACITY if (endpoint, code) == (E.START, 502) else C.RETRYABLE
+    assert classify(endpoint, status, code, None) is expected
 
 
 @given(

@@ -1,0 +1,153 @@
+"""The real Agora client against the sandbox: in process over ASGITransport by default."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sandbox.app import create_app
+from sandbox.config import ManualClock, SandboxConfig
+from sandbox.world import Sandbox
+from worker.agora import AgoraClient, RetryPolicy
+
+APP_ID = "970CA35de60c44645bbae8a215061b33"
+APP_CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+CUSTOMER_ID = "autorec-test-customer"
+CUSTOMER_SECRET = "customer-secret-value-do-not-log"
+SANDBOX_URL = "http://sandbox.test"
+
+
+class RequestIdGateway:
+    """Stands in for Agora's gateway in front of the sandbox: every answer gets `X-Request-ID`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._ids = itertools.count(1)
+        self.last_id: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = f"req-{next(self._ids):04d}"
+        self.last_id = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
+
+
+@dataclass
+class Pauses:
+    """An injected sleep that records each pause and advances a fake monotonic clock."""
+
+    taken_s: list[float] = field(default_factory=list)
+    now_s: float = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.taken_s.append(seconds)
+        self.now_s += seconds
+
+    def clock(self) -> float:
+        return self.now_s
+
+
+@dataclass
+class Harness:
+    """Everything a client test touches: the sandbox world, its admin API, the client maker."""
+
+    world: Sandbox
+    http: httpx.AsyncClient
+    gateway: RequestIdGateway
+    pauses: Pauses
+    clock: ManualClock
+    make_client: Callable[..., AgoraClient]
+
+    async def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the sandbox's admin API (`/_sandbox/...`)."""
+        response = await self.http.request(method, f"{SANDBOX_URL}/_sandbox{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    async def fault(self, **rule: Any) -> None:
+        """Add a sandbox fault rule."""
+        await self.admin("POST", "/faults", rule)
+
+    async def calls(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        """REST calls the sandbox received (optionally of one endpoint)."""
+        calls: list[dict[str, Any]] = await self.admin("GET", "/calls")
+        return [c for c in calls if endpoint is None or c["endpoint"] == endpoint]
+
+
+def fast_retry(pauses: Pauses, **changes: Any) -> RetryPolicy:
+    """A retry policy whose pauses cost no real time."""
+    settings: dict[str, Any] = {
+        "max_attempts": 4,
+        "base_delay_s": 0.5,
+        "max_delay_s": 4.0,
+        "total_timeout_s": 60.0,
+        "sleep": pauses.sleep,
+        "clock": pauses.clock,
+    }
+    settings.update(changes)
+    return RetryPolicy(**settings)
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    """The sandbox's configuration (tests override the fixture to change it)."""
+    return SandboxConfig(
+        app_id=APP_ID,
+        customer_id=CUSTOMER_ID,
+        customer_secret=CUSTOMER_SECRET,
+        clock=ManualClock(),
+        seed=7,
+    )
+
+
+@pytest.fixture
+async def harness(sandbox_config: SandboxConfig) -> AsyncIterator[Harness]:
+    """A sandbox app in process and a factory of clients talking to it."""
+    app = create_app(sandbox_config)
+    gateway = RequestIdGateway(app)
+    pauses = Pauses()
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway)) as http,
+    ):
+
+        def make_client(**changes: Any) -> AgoraClient:
+            settings: dict[str, Any] = {
+                "app_id": APP_ID,
+                "customer_id": CUSTOMER_ID,
+                "customer_secret": SecretStr(CUSTOMER_SECRET),
+                "base_urls": [SANDBOX_URL],
+                "retry": fast_retry(pauses),
+            }
+            settings.update(changes)
+            return AgoraClient(http, **settings)
+
+        clock = sandbox_config.clock
+        assert isinstance(clock, ManualClock)
+        yield Harness(app.state.sandbox, http, gateway, pauses, clock, make_client)
+
+
+@pytest.fixture
+def agora(harness: Harness) -> AgoraClient:
+    """The default client."""
+    return harness.make_client()
+
+
+RateHook = Callable[[], Awaitable[None]]

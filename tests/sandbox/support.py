@@ -156,12 +156,16 @@ class NcsReceiver:
 
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    on_receive: Callable[[Received], None] | None = None
 
     def app(self) -> Starlette:
         """The receiving app, to mount with `httpx.ASGITransport`."""
 
         async def receive(request: Request) -> JSONResponse:
-            self.received.append(Received(await request.body(), dict(request.headers)))
+            got = Received(await request.body(), dict(request.headers))
+            self.received.append(got)
+            if self.on_receive is not None:
+                self.on_receive(got)
             status = self.statuses.pop(0) if self.statuses else 200
             return JSONResponse({"ok": status == 200}, status_code=status)
 

@@ -1,0 +1,397 @@
+"""The `autorec` command: dev, webhooks, worker, sandbox and token.
+
+Each sub-command is a composition root: it reads the settings once, and a bad or missing
+value ends it with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, cast
+
+from pydantic import SecretStr
+
+from worker.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from arq.connections import RedisSettings
+
+EXIT_USAGE = 2
+"""Exit status for bad arguments or configuration (argparse's convention)."""
+
+_UINT32_MAX = 2**32 - 1
+_DEFAULT_TOKEN_EXPIRE_S = 24 * 3600
+# RTC channel names: < 64 bytes of letters, digits, space and these marks (agora-facts §2.1).
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,63}")
+_UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+Handler = Callable[[argparse.Namespace, list[str]], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `autorec` console script; returns the exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    handler: Handler = args.handler
+    if extra and handler is not _run_sandbox:
+        command: argparse.ArgumentParser = args.parser
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return handler(args, extra)
+    except ConfigError as exc:
+        print(f"autorec: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `autorec` and its sub-commands."""
+    parser = _Parser(
+        prog="autorec",
+        description="Automatic Agora Cloud Recording: channel events start and stop recordings.",
+        epilog="Configuration comes from the environment and a .env file (see README.md).",
+    )
+    parser.add_argument("--version", action="version", version=f"autorec {_version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    dev = commands.add_parser(
+        "dev",
+        help="run everything locally: Redis, the sandbox, the webhook service and a worker",
+        description="Run autorec locally. Starts a private redis-server unless REDIS_URL is "
+        "set, and the sandbox (a local stand-in for Agora) unless Agora credentials are set; "
+        "then the webhook service and a worker, wired together. Ctrl-C stops everything.",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="webhook service address")
+    dev.add_argument("--port", type=_port, default=8000, help="webhook service port")
+    choice = dev.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--sandbox", dest="sandbox", action="store_const", const=True, default=None,
+        help="use the sandbox even when Agora credentials are configured",
+    )  # fmt: skip
+    choice.add_argument(
+        "--no-sandbox", dest="sandbox", action="store_const", const=False,
+        help="use real Agora (AGORA_APP_ID, AGORA_CUSTOMER_ID/SECRET required)",
+    )  # fmt: skip
+    dev.add_argument("--sandbox-port", type=_port_or_any, default=0, help="default: a free port")
+    dev.add_argument("--redis-port", type=_port_or_any, default=0, help="default: a free port")
+    dev.add_argument(
+        "--metrics-port", type=_port_or_any, default=0, help="worker metrics; default: free"
+    )
+    dev.add_argument(
+        "--grace-s", type=_positive_float, default=10.0,
+        help="seconds each process gets to stop before it is killed (default 10)",
+    )  # fmt: skip
+    dev.set_defaults(handler=_run_dev, parser=dev)
+
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="run the webhook service (one uvicorn process)",
+        description="Serve POST /webhooks/agora, /webhooks/events, /healthz, /readyz, /metrics.",
+    )
+    webhooks.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    webhooks.add_argument("--port", type=_port, default=8000, help="bind port (default 8000)")
+    webhooks.add_argument(
+        "--graceful-shutdown-s", type=_positive_int, default=5,
+        help="seconds open requests get to finish after SIGTERM (default 5)",
+    )  # fmt: skip
+    webhooks.add_argument(
+        "--limit-concurrency", type=_positive_int, default=None,
+        help="answer 503 beyond this many concurrent connections",
+    )  # fmt: skip
+    webhooks.add_argument(
+        "--no-access-log", dest="access_log", action="store_false", help="no access log"
+    )
+    webhooks.set_defaults(handler=_run_webhooks, parser=webhooks)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a worker (arq): the event consumer and the recording jobs",
+        description="Run one worker process; the same as `arq worker.main.WorkerSettings`.",
+    )
+    worker.add_argument(
+        "--burst", action="store_true", help="exit once the queue is empty (batch runs)"
+    )
+    worker.add_argument(
+        "--check", action="store_true",
+        help="exit 0 if a worker of this queue reported health recently, else 1",
+    )  # fmt: skip
+    worker.set_defaults(handler=_run_worker, parser=worker)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        add_help=False,
+        help="run the sandbox, a local stand-in for Agora that accepts the configured "
+        "AGORA_* credentials (options: autorec sandbox --help)",
+        description="Run `python -m sandbox` with the given arguments.",
+    )
+    sandbox.set_defaults(handler=_run_sandbox, parser=sandbox)
+
+    token = commands.add_parser(
+        "token",
+        help="print an RTC token (AccessToken2) for a recorder uid in a channel",
+        description="Print an AccessToken2 RTC token for CHANNEL and UID, signed with "
+        "AGORA_APP_ID and AGORA_APP_CERTIFICATE (or --app-id / --app-certificate).",
+    )
+    token.add_argument("--channel", required=True, type=_channel, help="channel name")
+    token.add_argument("--uid", required=True, type=_uid, help="integer uid; 0 admits any uid")
+    token.add_argument(
+        "--role", choices=("publisher", "subscriber"), default="publisher",
+        help="publisher (join and publish; default) or subscriber (join only)",
+    )  # fmt: skip
+    token.add_argument(
+        "--expire-s", type=_uint32_positive, default=_DEFAULT_TOKEN_EXPIRE_S,
+        help="validity of the token and its privileges, in seconds (default 86400)",
+    )  # fmt: skip
+    token.add_argument(
+        "--issue-ts", type=_uint32, default=None, help="issue time, Unix seconds (default: now)"
+    )
+    token.add_argument(
+        "--salt", type=_salt, default=None, help="salt 1..99999999 (default: random)"
+    )
+    token.add_argument("--app-id", default=None, help="overrides AGORA_APP_ID")
+    token.add_argument(
+        "--app-certificate", default=None,
+        help="overrides AGORA_APP_CERTIFICATE (prefer the variable: argv is visible to others)",
+    )  # fmt: skip
+    token.set_defaults(handler=_run_token, parser=token)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def _run_dev(args: argparse.Namespace, extra: list[str]) -> int:
+    from worker.devrun import Supervisor
+    from worker.devstack import DevOptions, plan_dev, summary_table
+
+    settings = Settings.load()
+    options = DevOptions(
+        host=args.host,
+        port=args.port,
+        sandbox=args.sandbox,
+        sandbox_port=args.sandbox_port,
+        redis_port=args.redis_port,
+        metrics_port=args.metrics_port,
+    )
+    with tempfile.TemporaryDirectory(prefix="autorec-dev-") as data_dir:
+        stack = plan_dev(settings, options, base_env=dict(os.environ), data_dir=Path(data_dir))
+        supervisor = Supervisor(stack.children, grace_s=args.grace_s)
+
+        def show_summary() -> None:
+            supervisor.console.print(summary_table(stack, supervisor.pids))
+
+        return asyncio.run(supervisor.run(on_ready=show_summary))
+
+
+def _run_webhooks(args: argparse.Namespace, extra: list[str]) -> int:
+    import uvicorn
+
+    settings = Settings.load()
+    level = _uvicorn_level(settings.autorec_log_level)
+    # The app is named by import string: the worker package never imports the HTTP edge.
+    uvicorn.run(
+        "webhooks.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=args.graceful_shutdown_s,
+        limit_concurrency=args.limit_concurrency,
+    )
+    return 0
+
+
+def _run_worker(args: argparse.Namespace, extra: list[str]) -> int:
+    settings = Settings.load()
+    level = _log_level(settings.autorec_log_level)
+    if not args.check:
+        settings.require_agora()
+
+    from arq.worker import async_check_health, run_worker
+
+    from worker.main import worker_settings
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = worker_settings(settings)
+    if args.check:
+        return asyncio.run(
+            async_check_health(
+                cast("RedisSettings", options["redis_settings"]),
+                cast("str | None", options.get("health_check_key")),
+                cast("str | None", options.get("queue_name")),
+            )
+        )
+    run_worker(options, **({"burst": True} if args.burst else {}))
+    return 0
+
+
+def _run_sandbox(args: argparse.Namespace, extra: list[str]) -> NoReturn:
+    settings = Settings.load()
+    env = dict(os.environ)
+    # The sandbox accepts this configuration's credentials unless SANDBOX_* says otherwise;
+    # secrets travel in the environment, where other local users cannot read them.
+    for variable, value in (
+        ("SANDBOX_APP_ID", settings.agora_app_id),
+        ("SANDBOX_CUSTOMER_ID", settings.agora_customer_id),
+        ("SANDBOX_CUSTOMER_SECRET", settings.agora_customer_secret),
+        ("SANDBOX_APP_CERTIFICATE", settings.agora_app_certificate),
+        ("SANDBOX_NCS_SECRET", settings.agora_ncs_secret),
+    ):
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if plain and variable not in env:
+            env[variable] = plain
+    # A separate program, not an import: the worker package never imports the sandbox.
+    argv = [sys.executable, "-m", "sandbox", *extra]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)  # noqa: S606 - fixed program, arguments passed through
+
+
+def _run_token(args: argparse.Namespace, extra: list[str]) -> int:
+    from worker.agora.token import RtcRole, build_rtc_token
+
+    overrides = {
+        name: value
+        for name, value in (
+            ("agora_app_id", args.app_id),
+            ("agora_app_certificate", args.app_certificate),
+        )
+        if value is not None
+    }
+    settings = Settings.load(**overrides)
+    if not settings.agora_app_id:
+        raise ConfigError("AGORA_APP_ID is required to build a token (or pass --app-id)")
+    if settings.agora_app_certificate is None:
+        raise ConfigError(
+            "AGORA_APP_CERTIFICATE is required to build a token (or pass --app-certificate)"
+        )
+    role = RtcRole.PUBLISHER if args.role == "publisher" else RtcRole.SUBSCRIBER
+    try:
+        token = build_rtc_token(
+            settings.agora_app_id,
+            settings.agora_app_certificate.get_secret_value(),
+            args.channel,
+            args.uid,
+            role,
+            args.expire_s,
+            args.expire_s,
+            issue_ts=args.issue_ts,
+            salt=args.salt,
+        )
+    except ValueError as exc:
+        raise ConfigError(_token_error(str(exc))) from None
+    print(token)
+    return 0
+
+
+# --- argument types and helpers ---------------------------------------------------------
+
+
+def _token_error(message: str) -> str:
+    """The builder's message in the variables' names the user knows."""
+    for argument, variable in (
+        ("app_certificate", "AGORA_APP_CERTIFICATE"),
+        ("app_id", "AGORA_APP_ID"),
+    ):
+        if message.startswith(argument):
+            return variable + ":" + message.removeprefix(argument)
+    return message
+
+
+def _int_in(text: str, lo: int, hi: int, what: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be an integer, not {text!r}") from None
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, not {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    return _int_in(text, 1, 65535, "a port")
+
+
+def _port_or_any(text: str) -> int:
+    return _int_in(text, 0, 65535, "a port (0: any free port)")
+
+
+def _uid(text: str) -> int:
+    return _int_in(text, 0, _UINT32_MAX, "a uid")
+
+
+def _uint32(text: str) -> int:
+    return _int_in(text, 0, _UINT32_MAX, "the value")
+
+
+def _uint32_positive(text: str) -> int:
+    return _int_in(text, 1, _UINT32_MAX, "the value")
+
+
+def _salt(text: str) -> int:
+    return _int_in(text, 1, 99_999_999, "the salt")
+
+
+def _positive_int(text: str) -> int:
+    return _int_in(text, 1, 2**31 - 1, "the value")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _channel(text: str) -> str:
+    if not _CHANNEL_NAME.fullmatch(text) or len(text.encode("utf-8")) >= 64:
+        raise argparse.ArgumentTypeError(
+            "a channel name is 1 to 63 letters, digits, spaces or !#$%&()+-:;<=.>?@[]^_{}|~,"
+        )
+    return text
+
+
+def _uvicorn_level(level: str) -> str:
+    lowered = level.strip().lower()
+    if lowered not in _UVICORN_LEVELS:
+        raise ConfigError(f"AUTOREC_LOG_LEVEL: must be one of {', '.join(_UVICORN_LEVELS)}")
+    return lowered
+
+
+def _log_level(level: str) -> int:
+    value = logging.getLevelName(level.strip().upper())
+    if not isinstance(value, int):
+        raise ConfigError("AUTOREC_LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
+def _version() -> str:
+    try:
+        return version("autorec")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

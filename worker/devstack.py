@@ -1,0 +1,213 @@
+"""What `autorec dev` runs: embedded Redis, the sandbox, the webhook service and a worker.
+
+`plan_dev()` turns the settings and the command-line options into the supervisor's children,
+wired together through their environment: the Redis URL, the Agora credentials (the
+sandbox's, generated per run, unless real ones are configured), the NCS secret and ports.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from rich import box
+from rich.table import Table
+
+from worker.devrun import ChildSpec, http_ready, redis_ready
+from worker.redis_server import find_redis_server, free_port
+from worker.settings import ConfigError, Settings
+
+LOOPBACK = "127.0.0.1"
+_AGORA_CREDENTIALS = ("agora_app_id", "agora_customer_id", "agora_customer_secret")
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """Command-line choices of `autorec dev`; a port of 0 means any free port."""
+
+    host: str = LOOPBACK
+    port: int = 8000
+    sandbox: bool | None = None
+    """True: always the sandbox; False: real Agora (credentials required); None: decide."""
+    sandbox_port: int = 0
+    redis_port: int = 0
+    metrics_port: int = 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One row of the summary: a child and where it can be reached."""
+
+    name: str
+    address: str
+    note: str
+
+
+@dataclass(frozen=True)
+class DevStack:
+    """The children to supervise, in start order, and the summary rows."""
+
+    children: list[ChildSpec]
+    endpoints: list[Endpoint]
+
+
+def uses_sandbox(settings: Settings, forced: bool | None) -> bool:
+    """Whether to run the sandbox: as forced, else when no Agora credential is configured.
+
+    Raises ConfigError when real Agora is wanted (or half configured) and a credential is
+    missing.
+    """
+    if forced is True:
+        return True
+    configured = [name for name in _AGORA_CREDENTIALS if getattr(settings, name)]
+    if forced is None and not configured:
+        return True
+    try:
+        settings.require_agora()
+    except ConfigError as exc:
+        hint = "" if forced is False else " (or unset all Agora credentials to use the sandbox)"
+        raise ConfigError(f"{exc}{hint}") from None
+    return False
+
+
+def plan_dev(
+    settings: Settings, options: DevOptions, *, base_env: Mapping[str, str], data_dir: Path
+) -> DevStack:
+    """The children of `autorec dev`, wired together; raises ConfigError on a busy port."""
+    _check_port_free(options.host, options.port, "--port")
+    env = {**base_env, "PYTHONUNBUFFERED": "1"}
+    children: list[ChildSpec] = []
+    endpoints: list[Endpoint] = []
+
+    if "redis_url" in settings.model_fields_set:
+        env["REDIS_URL"] = settings.redis_url
+        endpoints.append(Endpoint("redis", redact_url(settings.redis_url), "REDIS_URL"))
+    else:
+        redis_port = _port(options.redis_port, "--redis-port")
+        env["REDIS_URL"] = f"redis://{LOOPBACK}:{redis_port}/0"
+        children.append(_redis_child(redis_port, data_dir, base_env))
+        endpoints.append(Endpoint("redis", env["REDIS_URL"], "embedded, temporary"))
+
+    webhooks_url = f"http://{_display_host(options.host)}:{options.port}"
+    ready = http_ready(f"{webhooks_url}/readyz")
+    if uses_sandbox(settings, options.sandbox):
+        sandbox_port = _port(options.sandbox_port, "--sandbox-port")
+        sandbox_url = f"http://{LOOPBACK}:{sandbox_port}"
+        credentials = _sandbox_credentials()
+        env.update(credentials)
+        env["AGORA_API_URLS"] = sandbox_url
+        ncs_url = f"{webhooks_url}/webhooks/agora"
+        children.append(_sandbox_child(sandbox_port, ncs_url, credentials, base_env))
+        endpoints.append(Endpoint("sandbox", sandbox_url, "Agora stand-in"))
+    else:
+        endpoints.append(Endpoint("agora", ", ".join(settings.agora_api_urls), "real Agora"))
+
+    argv = [sys.executable, "-m", "worker.cli", "webhooks"]
+    argv += ["--host", options.host, "--port", str(options.port)]
+    children.append(ChildSpec("webhooks", argv, env=env, ready_check=ready))
+    endpoints.append(Endpoint("webhooks", webhooks_url, "/webhooks/{agora,events}"))
+
+    metrics_port = _port(options.metrics_port, "--metrics-port")
+    worker_env = {**env, "AUTOREC_WORKER_METRICS_PORT": str(metrics_port)}
+    ready = http_ready(f"http://{LOOPBACK}:{metrics_port}/metrics")
+    argv = [sys.executable, "-m", "worker.cli", "worker"]
+    children.append(ChildSpec("worker", argv, env=worker_env, ready_check=ready))
+    endpoints.append(Endpoint("worker", f"http://{LOOPBACK}:{metrics_port}/metrics", "metrics"))
+    return DevStack(children, endpoints)
+
+
+def summary_table(stack: DevStack, pids: Mapping[str, int]) -> Table:
+    """The table printed once everything is ready."""
+    table = Table(
+        title="autorec dev is running (Ctrl-C stops everything)",
+        title_justify="left",
+        box=box.SIMPLE,
+    )
+    table.add_column("service")
+    table.add_column("pid", justify="right")
+    table.add_column("address", no_wrap=True)
+    table.add_column("")
+    for endpoint in stack.endpoints:
+        pid = pids.get(endpoint.name)
+        table.add_row(endpoint.name, str(pid or "—"), endpoint.address, endpoint.note)
+    return table
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password (REDIS_URL may carry one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _redis_child(port: int, data_dir: Path, base_env: Mapping[str, str]) -> ChildSpec:
+    argv = [
+        find_redis_server(),
+        "--port", str(port),
+        "--bind", LOOPBACK,
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(data_dir),
+        "--maxmemory-policy", "noeviction",
+        "--loglevel", "warning",
+    ]  # fmt: skip
+    return ChildSpec("redis", argv, env=dict(base_env), ready_check=redis_ready(LOOPBACK, port))
+
+
+def _sandbox_child(
+    port: int, ncs_url: str, credentials: Mapping[str, str], base_env: Mapping[str, str]
+) -> ChildSpec:
+    # Secrets travel in the environment, not in argv, where any local user could read them.
+    env = {
+        **base_env,
+        "PYTHONUNBUFFERED": "1",
+        "SANDBOX_APP_ID": credentials["AGORA_APP_ID"],
+        "SANDBOX_APP_CERTIFICATE": credentials["AGORA_APP_CERTIFICATE"],
+        "SANDBOX_CUSTOMER_ID": credentials["AGORA_CUSTOMER_ID"],
+        "SANDBOX_CUSTOMER_SECRET": credentials["AGORA_CUSTOMER_SECRET"],
+        "SANDBOX_NCS_SECRET": credentials["AGORA_NCS_SECRET"],
+    }
+    argv = [sys.executable, "-m", "sandbox", "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--ncs-url", ncs_url]
+    ready = http_ready(f"http://{LOOPBACK}:{port}/_sandbox/stats")
+    return ChildSpec("sandbox", argv, env=env, ready_check=ready)
+
+
+def _sandbox_credentials() -> dict[str, str]:
+    """Fresh credentials shared by the sandbox and autorec for this run only."""
+    return {
+        "AGORA_APP_ID": secrets.token_hex(16),
+        "AGORA_APP_CERTIFICATE": secrets.token_hex(16),
+        "AGORA_CUSTOMER_ID": f"dev-{secrets.token_hex(4)}",
+        "AGORA_CUSTOMER_SECRET": secrets.token_urlsafe(24),
+        "AGORA_NCS_SECRET": secrets.token_urlsafe(24),
+    }
+
+
+def _port(requested: int, flag: str) -> int:
+    if requested == 0:
+        return free_port()
+    _check_port_free(LOOPBACK, requested, flag)
+    return requested
+
+
+def _check_port_free(host: str, port: int, flag: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"{flag}: cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def _display_host(host: str) -> str:
+    return LOOPBACK if host in ("0.0.0.0", "") else host  # noqa: S104 - compared, not bound

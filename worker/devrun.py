@@ -145,6 +145,7 @@ class Supervisor:
             await self._stop_all()
             for signum in signals:
                 loop.remove_signal_handler(signum)
+            self.say("stopped")
 
     def _on_signal(self, signum: int) -> None:
         if self._stop is not None and not self._stop.is_set():

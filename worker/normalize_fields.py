@@ -98,8 +98,10 @@ def read_str(obj: Mapping[str, object], name: str, *, max_chars: int = MAX_ID_CH
 
 
 def read_channel(obj: Mapping[str, object], name: str) -> str:
-    """A channel name: a non-empty string shorter than 64 bytes (Agora's limit)."""
+    """A channel name: a printable string of 1 to 63 bytes (Agora's limit is < 64 bytes)."""
     value = read_str(obj, name, max_chars=MAX_CHANNEL_BYTES)
+    if not value.isprintable():
+        raise NormalizeError("contains control or format characters", field=name)
     if len(value.encode("utf-8", "surrogatepass")) > MAX_CHANNEL_BYTES:
         raise NormalizeError(f"longer than {MAX_CHANNEL_BYTES} bytes", field=name)
     return value

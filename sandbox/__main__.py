@@ -12,11 +12,19 @@ import uvicorn
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 
-_DEFAULTS = SandboxConfig()
-
 
 def _env(name: str, default: object) -> object:
     return os.environ.get(f"SANDBOX_{name.upper()}", default)
+
+
+def _optional_text(text: str) -> str | None:
+    """A string, or None when empty (an unset SANDBOX_* variable may be exported empty)."""
+    return text or None
+
+
+def _optional_int(text: str) -> int | None:
+    """An integer, or None when empty."""
+    return int(text) if text.strip() else None
 
 
 def _optional_float(text: str) -> float | None:
@@ -28,22 +36,32 @@ def _optional_float(text: str) -> float | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option's default comes from `SANDBOX_<OPTION>` if set."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description=__doc__,
+        epilog="Pass secrets through the environment rather than the command line.",
+    )
+    defaults = SandboxConfig()
     options: list[tuple[str, Callable[[str], object], object, str]] = [
         ("host", str, "127.0.0.1", "interface to listen on"),
         ("port", int, 8090, "port to listen on"),
-        ("app_id", str, _DEFAULTS.app_id, "App ID the sandbox accepts"),
-        ("customer_id", str, _DEFAULTS.customer_id, "Basic-auth user"),
-        ("customer_secret", str, _DEFAULTS.customer_secret, "Basic-auth password"),
-        ("app_certificate", str, None, "32-hex certificate; set: recorder tokens are checked"),
-        ("ncs_url", str, None, "URL that receives NCS events"),
-        ("ncs_secret", str, None, "NCS signing secret"),
-        ("max_concurrent", int, _DEFAULTS.max_concurrent, "running recordings allowed"),
+        ("app_id", str, defaults.app_id, "App ID the sandbox accepts"),
+        ("customer_id", str, defaults.customer_id, "Basic-auth user"),
+        ("customer_secret", str, defaults.customer_secret, "Basic-auth password"),
+        (
+            "app_certificate",
+            _optional_text,
+            None,
+            "32-hex certificate; set: recorder tokens are checked",
+        ),
+        ("ncs_url", _optional_text, None, "URL that receives NCS events"),
+        ("ncs_secret", _optional_text, None, "NCS signing secret"),
+        ("max_concurrent", int, defaults.max_concurrent, "running recordings allowed"),
         ("qps_limit", _optional_float, 10.0, "REST requests per second (0 disables)"),
-        ("resource_ttl_s", float, _DEFAULTS.resource_ttl_s, "resource ID validity, Agora s"),
-        ("time_scale", float, _DEFAULTS.time_scale, "multiplier of every Agora duration"),
-        ("exit_s", float, _DEFAULTS.exit_s, "exiting phase after stop/idle, Agora s"),
-        ("seed", int, None, "seed of fault randomness"),
+        ("resource_ttl_s", float, defaults.resource_ttl_s, "resource ID validity, Agora s"),
+        ("time_scale", float, defaults.time_scale, "multiplier of every Agora duration"),
+        ("exit_s", float, defaults.exit_s, "exiting phase after stop/idle, Agora s"),
+        ("seed", _optional_int, None, "seed of fault randomness"),
         ("log_level", str, "info", "uvicorn log level"),
     ]
     for name, kind, default, help_text in options:
@@ -52,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{name.replace('_', '-')}",
             dest=name,
             type=kind,
-            default=kind(env_default) if isinstance(env_default, str) else env_default,
+            default=env_default,  # argparse converts a string default with `type`
             help=f"{help_text} (env SANDBOX_{name.upper()})",
         )
     return parser

@@ -173,3 +173,7 @@ class Stats:
     requests_total: int = 0
     rejected_429: int = 0
     rejected_406: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return asdict(self)

@@ -61,7 +61,7 @@ async def _answer(
     world: Sandbox, request: Request, endpoint: Endpoint, operation: Operation, with_body: bool
 ) -> tuple[int, JsonObject]:
     _check_auth(request, world)
-    if not world.admit_request():
+    if not world.qps.admit():
         raise AgoraError(429, message="API rate limit exceeded")
     appid = request.path_params.get("appid")
     if appid is not None and appid != world.config.app_id:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import deque
 
 from sandbox.channels import (
     CLIENT_TYPE_CLOUD_RECORDING,
@@ -33,6 +32,7 @@ from sandbox.models import (
     Role,
     Stats,
 )
+from sandbox.qps import QpsWindow
 from sandbox.recordings import Resource, Task
 from sandbox.tokens import TokenError, verify_rtc_token
 
@@ -60,7 +60,7 @@ class Sandbox:
         self.stats = Stats()
         self._running: set[str] = set()
         self._exiting: set[str] = set()
-        self._admitted_s: deque[float] = deque()
+        self.qps = QpsWindow(self.clock, config.qps_limit)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -80,29 +80,7 @@ class Sandbox:
 
     def stats_view(self) -> JsonObject:
         """The `GET /_sandbox/stats` body."""
-        s = self.stats
-        return {
-            "active": self.active,
-            "peak_active": s.peak_active,
-            "started_total": s.started_total,
-            "limit_violations": s.limit_violations,
-            "requests_total": s.requests_total,
-            "rejected_429": s.rejected_429,
-            "rejected_406": s.rejected_406,
-        }
-
-    def admit_request(self) -> bool:
-        """Count a REST request against the sliding one-second QPS window."""
-        limit = self.config.qps_limit
-        if limit is None:
-            return True
-        now_s = self.clock.monotonic()
-        while self._admitted_s and self._admitted_s[0] <= now_s - 1.0:
-            self._admitted_s.popleft()
-        if len(self._admitted_s) >= limit:
-            return False
-        self._admitted_s.append(now_s)
-        return True
+        return {"active": self.active, **self.stats.as_dict()}
 
     def reset(self) -> None:
         """Forget channels, resources, tasks, calls, faults, NCS events and stats."""
@@ -115,7 +93,7 @@ class Sandbox:
         self.stats = Stats()
         self._running.clear()
         self._exiting.clear()
-        self._admitted_s.clear()
+        self.qps.clear()
 
     def _now_ms(self) -> int:
         return int(self.clock.time() * 1000)

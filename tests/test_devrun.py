@@ -215,7 +215,7 @@ sys.exit(asyncio.run(supervisor.run(on_ready=lambda: print("READY", flush=True))
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 async def test_a_signal_to_the_supervisor_stops_every_child(signum: signal.Signals) -> None:
     proc = await asyncio.create_subprocess_exec(
         PY, "-c", _SCRIPT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT

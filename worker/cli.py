@@ -1,29 +1,21 @@
-"""The `autorec` command: dev, webhooks, worker, sandbox and token.
+"""The `autorec` command line: dev, webhooks, worker, sandbox and token.
 
-Each sub-command is a composition root: it reads the settings once, and a bad or missing
-value ends it with one line on stderr and exit status 2, never a traceback.
+Bad arguments or a bad configuration end a command with one line on stderr and exit
+status 2, never a traceback. The commands themselves live in `worker.commands`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import NoReturn
 
-from pydantic import SecretStr
-
-from worker.settings import ConfigError, Settings
-
-if TYPE_CHECKING:
-    from arq.connections import RedisSettings
+from worker import commands
+from worker.redis_server import RedisServerError
+from worker.settings import ConfigError
 
 EXIT_USAGE = 2
 """Exit status for bad arguments or configuration (argparse's convention)."""
@@ -32,7 +24,6 @@ _UINT32_MAX = 2**32 - 1
 _DEFAULT_TOKEN_EXPIRE_S = 24 * 3600
 # RTC channel names: < 64 bytes of letters, digits, space and these marks (agora-facts §2.1).
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,63}")
-_UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
 
@@ -49,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     handler: Handler = args.handler
-    if extra and handler is not _run_sandbox:
+    if extra and handler is not _sandbox:
         command: argparse.ArgumentParser = args.parser
         command.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
@@ -57,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"autorec: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RedisServerError as exc:
+        print(f"autorec: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -98,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace-s", type=_positive_float, default=10.0,
         help="seconds each process gets to stop before it is killed (default 10)",
     )  # fmt: skip
-    dev.set_defaults(handler=_run_dev, parser=dev)
+    dev.set_defaults(handler=_dev, parser=dev)
 
     webhooks = commands.add_parser(
         "webhooks",
@@ -118,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     webhooks.add_argument(
         "--no-access-log", dest="access_log", action="store_false", help="no access log"
     )
-    webhooks.set_defaults(handler=_run_webhooks, parser=webhooks)
+    webhooks.set_defaults(handler=_webhooks, parser=webhooks)
 
     worker = commands.add_parser(
         "worker",
@@ -132,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true",
         help="exit 0 if a worker of this queue reported health recently, else 1",
     )  # fmt: skip
-    worker.set_defaults(handler=_run_worker, parser=worker)
+    worker.set_defaults(handler=_worker, parser=worker)
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -141,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "AGORA_* credentials (options: autorec sandbox --help)",
         description="Run `python -m sandbox` with the given arguments.",
     )
-    sandbox.set_defaults(handler=_run_sandbox, parser=sandbox)
+    sandbox.set_defaults(handler=_sandbox, parser=sandbox)
 
     token = commands.add_parser(
         "token",
@@ -170,18 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--app-certificate", default=None,
         help="overrides AGORA_APP_CERTIFICATE (prefer the variable: argv is visible to others)",
     )  # fmt: skip
-    token.set_defaults(handler=_run_token, parser=token)
+    token.set_defaults(handler=_token, parser=token)
     return parser
 
 
-# --- commands -------------------------------------------------------------------------
+# --- handlers: arguments to commands ------------------------------------------------
 
 
-def _run_dev(args: argparse.Namespace, extra: list[str]) -> int:
-    from worker.devrun import Supervisor
-    from worker.devstack import DevOptions, plan_dev, summary_table
+def _dev(args: argparse.Namespace, extra: list[str]) -> int:
+    from worker.devstack import DevOptions
 
-    settings = Settings.load()
     options = DevOptions(
         host=args.host,
         port=args.port,
@@ -190,130 +182,45 @@ def _run_dev(args: argparse.Namespace, extra: list[str]) -> int:
         redis_port=args.redis_port,
         metrics_port=args.metrics_port,
     )
-    with tempfile.TemporaryDirectory(prefix="autorec-dev-") as data_dir:
-        stack = plan_dev(settings, options, base_env=dict(os.environ), data_dir=Path(data_dir))
-        supervisor = Supervisor(stack.children, grace_s=args.grace_s)
-
-        def show_summary() -> None:
-            supervisor.console.print(summary_table(stack, supervisor.pids))
-
-        return asyncio.run(supervisor.run(on_ready=show_summary))
+    return commands.run_dev(options, grace_s=args.grace_s)
 
 
-def _run_webhooks(args: argparse.Namespace, extra: list[str]) -> int:
-    import uvicorn
-
-    settings = Settings.load()
-    level = _uvicorn_level(settings.autorec_log_level)
-    # The app is named by import string: the worker package never imports the HTTP edge.
-    uvicorn.run(
-        "webhooks.app:create_app",
-        factory=True,
+def _webhooks(args: argparse.Namespace, extra: list[str]) -> int:
+    return commands.run_webhooks(
         host=args.host,
         port=args.port,
-        log_level=level,
-        access_log=args.access_log,
-        timeout_graceful_shutdown=args.graceful_shutdown_s,
+        graceful_shutdown_s=args.graceful_shutdown_s,
         limit_concurrency=args.limit_concurrency,
+        access_log=args.access_log,
     )
-    return 0
 
 
-def _run_worker(args: argparse.Namespace, extra: list[str]) -> int:
-    settings = Settings.load()
-    level = _log_level(settings.autorec_log_level)
-    if not args.check:
-        settings.require_agora()
-
-    from arq.worker import async_check_health, run_worker
-
-    from worker.main import worker_settings
-
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = worker_settings(settings)
-    if args.check:
-        return asyncio.run(
-            async_check_health(
-                cast("RedisSettings", options["redis_settings"]),
-                cast("str | None", options.get("health_check_key")),
-                cast("str | None", options.get("queue_name")),
-            )
-        )
-    run_worker(options, **({"burst": True} if args.burst else {}))
-    return 0
+def _worker(args: argparse.Namespace, extra: list[str]) -> int:
+    return commands.run_worker(burst=args.burst, check=args.check)
 
 
-def _run_sandbox(args: argparse.Namespace, extra: list[str]) -> NoReturn:
-    settings = Settings.load()
-    env = dict(os.environ)
-    # The sandbox accepts this configuration's credentials unless SANDBOX_* says otherwise;
-    # secrets travel in the environment, where other local users cannot read them.
-    for variable, value in (
-        ("SANDBOX_APP_ID", settings.agora_app_id),
-        ("SANDBOX_CUSTOMER_ID", settings.agora_customer_id),
-        ("SANDBOX_CUSTOMER_SECRET", settings.agora_customer_secret),
-        ("SANDBOX_APP_CERTIFICATE", settings.agora_app_certificate),
-        ("SANDBOX_NCS_SECRET", settings.agora_ncs_secret),
-    ):
-        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if plain and variable not in env:
-            env[variable] = plain
-    # A separate program, not an import: the worker package never imports the sandbox.
-    argv = [sys.executable, "-m", "sandbox", *extra]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, argv, env)  # noqa: S606 - fixed program, arguments passed through
+def _sandbox(args: argparse.Namespace, extra: list[str]) -> NoReturn:
+    commands.exec_sandbox(extra)
 
 
-def _run_token(args: argparse.Namespace, extra: list[str]) -> int:
-    from worker.agora.token import RtcRole, build_rtc_token
+def _token(args: argparse.Namespace, extra: list[str]) -> int:
+    from worker.agora.token import RtcRole
 
-    overrides = {
-        name: value
-        for name, value in (
-            ("agora_app_id", args.app_id),
-            ("agora_app_certificate", args.app_certificate),
-        )
-        if value is not None
-    }
-    settings = Settings.load(**overrides)
-    if not settings.agora_app_id:
-        raise ConfigError("AGORA_APP_ID is required to build a token (or pass --app-id)")
-    if settings.agora_app_certificate is None:
-        raise ConfigError(
-            "AGORA_APP_CERTIFICATE is required to build a token (or pass --app-certificate)"
-        )
-    role = RtcRole.PUBLISHER if args.role == "publisher" else RtcRole.SUBSCRIBER
-    try:
-        token = build_rtc_token(
-            settings.agora_app_id,
-            settings.agora_app_certificate.get_secret_value(),
-            args.channel,
-            args.uid,
-            role,
-            args.expire_s,
-            args.expire_s,
-            issue_ts=args.issue_ts,
-            salt=args.salt,
-        )
-    except ValueError as exc:
-        raise ConfigError(_token_error(str(exc))) from None
+    token = commands.make_token(
+        channel=args.channel,
+        uid=args.uid,
+        role=RtcRole.PUBLISHER if args.role == "publisher" else RtcRole.SUBSCRIBER,
+        expire_s=args.expire_s,
+        issue_ts=args.issue_ts,
+        salt=args.salt,
+        app_id=args.app_id,
+        app_certificate=args.app_certificate,
+    )
     print(token)
     return 0
 
 
 # --- argument types and helpers ---------------------------------------------------------
-
-
-def _token_error(message: str) -> str:
-    """The builder's message in the variables' names the user knows."""
-    for argument, variable in (
-        ("app_certificate", "AGORA_APP_CERTIFICATE"),
-        ("app_id", "AGORA_APP_ID"),
-    ):
-        if message.startswith(argument):
-            return variable + ":" + message.removeprefix(argument)
-    return message
 
 
 def _int_in(text: str, lo: int, hi: int, what: str) -> int:
@@ -370,20 +277,6 @@ def _channel(text: str) -> str:
             "a channel name is 1 to 63 letters, digits, spaces or !#$%&()+-:;<=.>?@[]^_{}|~,"
         )
     return text
-
-
-def _uvicorn_level(level: str) -> str:
-    lowered = level.strip().lower()
-    if lowered not in _UVICORN_LEVELS:
-        raise ConfigError(f"AUTOREC_LOG_LEVEL: must be one of {', '.join(_UVICORN_LEVELS)}")
-    return lowered
-
-
-def _log_level(level: str) -> int:
-    value = logging.getLevelName(level.strip().upper())
-    if not isinstance(value, int):
-        raise ConfigError("AUTOREC_LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return value
 
 
 def _version() -> str:

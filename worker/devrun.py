@@ -2,7 +2,7 @@
 
 `Supervisor(specs).run()` starts each `ChildSpec` in order, each in its own process group,
 and waits for its `ready_check` before starting the next. Every output line of a child is
-printed with the child's name in front. It runs until SIGINT/SIGTERM (or `request_stop()`)
+printed with the child's name in front. It runs until SIGINT/SIGTERM/SIGHUP (or `request_stop()`)
 or until any child exits, then stops the children in reverse order: SIGTERM to the child's
 process group, SIGKILL after the grace period (at once on a second signal). Nothing is left
 running and no port stays bound.
@@ -127,7 +127,8 @@ class Supervisor:
         """Run until a signal, `request_stop()` or a child's exit; 0 on a requested stop."""
         self._stop, self._force = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        # SIGHUP too: children in their own process groups miss a closing terminal's hangup.
+        signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if handle_signals else ()
         for signum in signals:
             loop.add_signal_handler(signum, self._on_signal, signum)
         try:

@@ -1,0 +1,190 @@
+"""What each `autorec` sub-command does, once its arguments are parsed (see `worker.cli`).
+
+Every function is a composition root: it reads the settings once and raises ConfigError
+(one line naming the variable) on a bad configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, cast
+
+from pydantic import SecretStr
+
+from worker.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from arq.connections import RedisSettings
+
+    from worker.agora.token import RtcRole
+    from worker.devstack import DevOptions
+
+_UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def run_dev(options: DevOptions, *, grace_s: float) -> int:
+    """Run Redis, the sandbox, the webhook service and a worker until stopped."""
+    from worker.devrun import Supervisor
+    from worker.devstack import plan_dev, summary_table
+
+    settings = Settings.load()
+    with tempfile.TemporaryDirectory(prefix="autorec-dev-") as data_dir:
+        stack = plan_dev(settings, options, base_env=dict(os.environ), data_dir=Path(data_dir))
+        supervisor = Supervisor(stack.children, grace_s=grace_s)
+
+        def show_summary() -> None:
+            supervisor.console.print(summary_table(stack, supervisor.pids))
+
+        return asyncio.run(supervisor.run(on_ready=show_summary))
+
+
+def run_webhooks(
+    *,
+    host: str,
+    port: int,
+    graceful_shutdown_s: int,
+    limit_concurrency: int | None,
+    access_log: bool,
+) -> int:
+    """Serve the webhook service in this process until SIGINT/SIGTERM."""
+    import uvicorn
+
+    settings = Settings.load()
+    level = uvicorn_level(settings.autorec_log_level)
+    # Named by import string: the worker package never imports the HTTP edge.
+    uvicorn.run(
+        "webhooks.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=level,
+        access_log=access_log,
+        timeout_graceful_shutdown=graceful_shutdown_s,
+        limit_concurrency=limit_concurrency,
+    )
+    return 0
+
+
+def run_worker(*, burst: bool, check: bool) -> int:
+    """Run one arq worker until SIGINT/SIGTERM; with `check`, report the queue's health."""
+    settings = Settings.load()
+    level = log_level(settings.autorec_log_level)
+    if not check:
+        settings.require_agora()
+
+    from arq.worker import async_check_health
+    from arq.worker import run_worker as run_arq_worker
+
+    from worker.main import worker_settings
+
+    logging.basicConfig(level=level, format=_LOG_FORMAT)
+    options = worker_settings(settings)
+    if check:
+        return asyncio.run(
+            async_check_health(
+                cast("RedisSettings", options["redis_settings"]),
+                cast("str | None", options.get("health_check_key")),
+                cast("str | None", options.get("queue_name")),
+            )
+        )
+    run_arq_worker(options, **({"burst": True} if burst else {}))
+    return 0
+
+
+def exec_sandbox(arguments: Sequence[str]) -> NoReturn:
+    """Replace this process by `python -m sandbox ARGUMENTS`, given this configuration's
+    Agora credentials unless `SANDBOX_*` variables say otherwise."""
+    settings = Settings.load()
+    env = dict(os.environ)
+    # Secrets travel in the environment, where other local users cannot read them.
+    for variable, value in (
+        ("SANDBOX_APP_ID", settings.agora_app_id),
+        ("SANDBOX_CUSTOMER_ID", settings.agora_customer_id),
+        ("SANDBOX_CUSTOMER_SECRET", settings.agora_customer_secret),
+        ("SANDBOX_APP_CERTIFICATE", settings.agora_app_certificate),
+        ("SANDBOX_NCS_SECRET", settings.agora_ncs_secret),
+    ):
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if plain and variable not in env:
+            env[variable] = plain
+    # A separate program, not an import: the worker package never imports the sandbox.
+    argv = [sys.executable, "-m", "sandbox", *arguments]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)  # noqa: S606 - fixed program, arguments passed through
+
+
+def make_token(
+    *,
+    channel: str,
+    uid: int,
+    role: RtcRole,
+    expire_s: int,
+    issue_ts: int | None = None,
+    salt: int | None = None,
+    app_id: str | None = None,
+    app_certificate: str | None = None,
+) -> str:
+    """An AccessToken2 RTC token; the app id and certificate default to the settings'."""
+    from worker.agora.token import build_rtc_token
+
+    overrides = {
+        name: value
+        for name, value in (("agora_app_id", app_id), ("agora_app_certificate", app_certificate))
+        if value is not None
+    }
+    settings = Settings.load(**overrides)
+    if not settings.agora_app_id:
+        raise ConfigError("AGORA_APP_ID is required to build a token (or pass --app-id)")
+    if settings.agora_app_certificate is None:
+        raise ConfigError(
+            "AGORA_APP_CERTIFICATE is required to build a token (or pass --app-certificate)"
+        )
+    try:
+        return build_rtc_token(
+            settings.agora_app_id,
+            settings.agora_app_certificate.get_secret_value(),
+            channel,
+            uid,
+            role,
+            expire_s,
+            expire_s,
+            issue_ts=issue_ts,
+            salt=salt,
+        )
+    except ValueError as exc:
+        raise ConfigError(_token_error(str(exc))) from None
+
+
+def _token_error(message: str) -> str:
+    """The builder's message, in the names of the variables the user knows."""
+    for argument, variable in (
+        ("app_certificate", "AGORA_APP_CERTIFICATE"),
+        ("app_id", "AGORA_APP_ID"),
+    ):
+        if message.startswith(argument):
+            return variable + ":" + message.removeprefix(argument)
+    return message
+
+
+def uvicorn_level(level: str) -> str:
+    """AUTOREC_LOG_LEVEL as uvicorn's `log_level`."""
+    lowered = level.strip().lower()
+    if lowered not in _UVICORN_LEVELS:
+        raise ConfigError(f"AUTOREC_LOG_LEVEL: must be one of {', '.join(_UVICORN_LEVELS)}")
+    return lowered
+
+
+def log_level(level: str) -> int:
+    """AUTOREC_LOG_LEVEL as a `logging` level number."""
+    value = logging.getLevelName(level.strip().upper())
+    if not isinstance(value, int):
+        raise ConfigError("AUTOREC_LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from worker.devstack import DevOptions
 
 _UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def run_dev(options: DevOptions, *, grace_s: float) -> int:
@@ -56,6 +55,8 @@ def run_webhooks(
     """Serve the webhook service in this process until SIGINT/SIGTERM."""
     import uvicorn
 
+    from worker.logsetup import uvicorn_log_config
+
     settings = Settings.load()
     level = uvicorn_level(settings.autorec_log_level)
     # Named by import string: the worker package never imports the HTTP edge.
@@ -64,6 +65,7 @@ def run_webhooks(
         factory=True,
         host=host,
         port=port,
+        log_config=uvicorn_log_config(level, settings.secret_values()),
         log_level=level,
         access_log=access_log,
         timeout_graceful_shutdown=graceful_shutdown_s,
@@ -82,9 +84,10 @@ def run_worker(*, burst: bool, check: bool) -> int:
     from arq.worker import async_check_health
     from arq.worker import run_worker as run_arq_worker
 
+    from worker.logsetup import configure_logging
     from worker.main import worker_settings
 
-    logging.basicConfig(level=level, format=_LOG_FORMAT)
+    configure_logging(level, settings.secret_values())
     options = worker_settings(settings)
     if check:
         return asyncio.run(

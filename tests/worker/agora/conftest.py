@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ SANDBOX_URL = "http://sandbox.test"
 
 
 class RequestIdGateway:
-    """Stands in for Agora's gateway in front of the sandbox: every answer gets `X-Request-ID`."""
+    """Stands in for Agora's gateway in front of the sandbox: every Agora answer gets an
+    `X-Request-ID` (the sandbox's admin API is left alone)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -34,7 +36,7 @@ class RequestIdGateway:
         self.last_id: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
             await self._app(scope, receive, send)
             return
         request_id = f"req-{next(self._ids):04d}"
@@ -91,6 +93,14 @@ class Harness:
         return [c for c in calls if endpoint is None or c["endpoint"] == endpoint]
 
 
+def dead_url() -> str:
+    """A loopback port nobody listens on (bound, then closed), so connections are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 def fast_retry(pauses: Pauses, **changes: Any) -> RetryPolicy:
     """A retry policy whose pauses cost no real time."""
     settings: dict[str, Any] = {
@@ -105,16 +115,24 @@ def fast_retry(pauses: Pauses, **changes: Any) -> RetryPolicy:
     return RetryPolicy(**settings)
 
 
+def sandbox_config_with(**changes: Any) -> SandboxConfig:
+    """The tests' sandbox configuration (manual clock, fixed seed) with `changes`."""
+    settings: dict[str, Any] = {
+        "app_id": APP_ID,
+        "customer_id": CUSTOMER_ID,
+        "customer_secret": CUSTOMER_SECRET,
+        "clock": ManualClock(),
+        "seed": 7,
+    }
+    settings.update(changes)
+    return SandboxConfig(**settings)
+
+
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
-    """The sandbox's configuration (tests override the fixture to change it)."""
-    return SandboxConfig(
-        app_id=APP_ID,
-        customer_id=CUSTOMER_ID,
-        customer_secret=CUSTOMER_SECRET,
-        clock=ManualClock(),
-        seed=7,
-    )
+    """The sandbox's configuration; a test changes it with
+    `@pytest.mark.parametrize("sandbox_config", [sandbox_config_with(...)])`."""
+    return sandbox_config_with()
 
 
 @pytest.fixture
@@ -148,6 +166,3 @@ async def harness(sandbox_config: SandboxConfig) -> AsyncIterator[Harness]:
 def agora(harness: Harness) -> AgoraClient:
     """The default client."""
     return harness.make_client()
-
-
-RateHook = Callable[[], Awaitable[None]]

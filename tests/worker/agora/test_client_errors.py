@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from sandbox.config import ManualClock, SandboxConfig
 from tests.worker.agora import builders
-from tests.worker.agora.conftest import APP_ID, CUSTOMER_ID, CUSTOMER_SECRET, Harness
+from tests.worker.agora.conftest import Harness, sandbox_config_with
 from tests.worker.agora.test_client_recording import RECORDER, ROOM, start_recording
 from worker.agora import (
     AgoraAlreadyStopped,
@@ -25,18 +24,6 @@ from worker.agora import (
 from worker.agora.models import RecordingMode, UpdateClientRequest, WebRecordingUpdate
 
 MIX = RecordingMode.MIX
-
-
-@pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(
-        app_id=APP_ID,
-        customer_id=CUSTOMER_ID,
-        customer_secret=CUSTOMER_SECRET,
-        clock=ManualClock(),
-        seed=7,
-        max_concurrent=1,
-    )
 
 
 async def test_a_wrong_customer_secret_is_an_auth_error(harness: Harness) -> None:
@@ -86,6 +73,7 @@ async def test_a_start_whose_uid_differs_from_the_resource_is_an_invalid_request
     assert caught.value.code == 432
 
 
+@pytest.mark.parametrize("sandbox_config", [sandbox_config_with(max_concurrent=1)])
 async def test_a_full_quota_at_acquire_is_no_capacity(agora: AgoraClient) -> None:
     await start_recording(agora, MIX, builders.mix_start())
     with pytest.raises(AgoraNoCapacity) as caught:
@@ -109,7 +97,6 @@ async def test_a_start_without_a_worker_is_no_capacity(
 async def test_a_second_task_for_the_same_cname_and_uid_is_a_conflict(
     harness: Harness, agora: AgoraClient
 ) -> None:
-    harness.world.config.max_concurrent = 5
     await start_recording(agora, MIX, builders.mix_start())
     with pytest.raises(AgoraConflict) as caught:
         await start_recording(agora, MIX, builders.mix_start())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from ipaddress import IPv4Address
 
@@ -13,7 +12,14 @@ from pydantic import SecretStr
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.worker.agora import builders
-from tests.worker.agora.conftest import APP_ID, CUSTOMER_ID, CUSTOMER_SECRET, Pauses, fast_retry
+from tests.worker.agora.conftest import (
+    APP_ID,
+    CUSTOMER_ID,
+    CUSTOMER_SECRET,
+    Pauses,
+    dead_url,
+    fast_retry,
+)
 from tests.worker.agora.test_client_recording import RECORDER, ROOM
 from worker.agora import (
     AgoraClient,
@@ -31,14 +37,6 @@ from worker.agora.models import (
 )
 
 MIX = RecordingMode.MIX
-
-
-def dead_url() -> str:
-    """A loopback port nobody listens on (bound, then closed), so connections are refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.worker.agora import builders
-from tests.worker.agora.conftest import Harness, fast_retry
+from tests.worker.agora.conftest import Harness, fast_retry, sandbox_config_with
 from tests.worker.agora.test_client_recording import RECORDER, ROOM, start_recording
 from worker.agora import AgoraClient, AgoraInvalidRequest, AgoraRetryableError, StopOutcome
 from worker.agora.models import RecordingMode
@@ -49,9 +49,8 @@ async def test_a_rate_limited_request_is_retried(harness: Harness, agora: AgoraC
     assert [c["status"] for c in await harness.calls("user_list")] == [429, 429, 200]
 
 
+@pytest.mark.parametrize("sandbox_config", [sandbox_config_with(qps_limit=1)])
 async def test_a_sandbox_over_its_qps_limit_is_absorbed_by_retries(harness: Harness) -> None:
-    harness.world.config.qps_limit = 1
-
     async def sleep_on_the_sandbox_clock(seconds: float) -> None:
         harness.clock.advance(seconds)
 

@@ -139,6 +139,7 @@ class StreamConsumer:
         self._recover_from: str | None = "0"
         self._next_claim = 0.0
         self._stopped = asyncio.Event()
+        self._idle_read: asyncio.Future[list[Entry]] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -149,8 +150,7 @@ class StreamConsumer:
         self._ready = True
 
     async def run(self) -> None:
-        """Step until `stop()`; a failing step is logged and retried with backoff."""
-        self._stopped.clear()
+        """Step until `stop()` (even one called before this starts); failures back off."""
         backoff_s = 0.1
         while not self._stopped.is_set():
             try:
@@ -169,8 +169,14 @@ class StreamConsumer:
             backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
 
     def stop(self) -> None:
-        """Ask `run()` to return after the current step."""
+        """Ask `run()` to return after the current step; an idle blocking read ends at once.
+
+        An entry Redis hands over just as that read is abandoned stays pending with this
+        consumer: the next start re-reads it, or another consumer claims it.
+        """
         self._stopped.set()
+        if self._idle_read is not None:
+            self._idle_read.cancel()
 
     # --- one cycle -------------------------------------------------------------------------
 
@@ -194,12 +200,27 @@ class StreamConsumer:
             await self._sweep_wakeups()
             await self._admin.update_gauges(self.metrics)
             started = time.perf_counter()
-        entries = await self._read(">", block_ms=self._block_ms)
+        entries = await self._read_new()
         if entries:
             started = time.perf_counter()
             await self._handle(entries, None, result)
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return result
+
+    async def _read_new(self) -> list[Entry]:
+        """Read new entries, blocking up to `block_ms`; `stop()` may cut the wait short."""
+        if self._stopped.is_set():
+            return []
+        self._idle_read = asyncio.ensure_future(self._read(">", block_ms=self._block_ms))
+        try:
+            return await self._idle_read
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stopped.is_set() and (task is None or not task.cancelling()):
+                return []  # cut short by stop(), not a cancellation of this task
+            raise
+        finally:
+            self._idle_read = None
 
     async def _read(self, from_id: str, *, block_ms: int | None) -> list[Entry]:
         try:

@@ -14,6 +14,7 @@ from tests.worker.events_support import (
     app_event,
     consumer,
     drain,
+    eventually,
     ncs_event,
     pending,
     recording_event,
@@ -308,3 +309,16 @@ async def test_the_dead_letter_record_names_the_consumer(redis: aioredis.Redis) 
     (dead,) = await dead_letters(redis)
     assert dead[b"dl_consumer"] == b"worker-a"
     assert b"not valid JSON" in dead[b"dl_error"]
+
+
+async def test_stop_ends_an_idle_blocking_read_at_once(redis: aioredis.Redis) -> None:
+    c = consumer(redis, block_ms=30_000)
+    task = asyncio.create_task(c.run())
+    await add(redis, "event", app_event("user.joined", CH, 1, seq=1))
+
+    async def applied() -> bool:
+        return await occupancy(redis) == 1
+
+    await eventually(applied)  # now idle in a 30 s blocking read
+    c.stop()
+    await asyncio.wait_for(task, timeout=2)

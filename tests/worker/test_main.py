@@ -1,0 +1,129 @@
+"""The worker's composition root: startup wires the consumer to arq; shutdown leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+import worker.main
+from tests.worker.events_support import STREAM, add, app_event, eventually
+from worker.functions import WorkerContext
+from worker.main import WorkerOptions, shutdown, startup, worker_settings
+from worker.redis_server import free_port
+from worker.settings import Settings
+
+
+@pytest.fixture
+async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+def settings_for(redis_url: str, **overrides: object) -> Settings:
+    options: dict[str, object] = {
+        "redis_url": redis_url,
+        "autorec_events_stream": STREAM,
+        "autorec_worker_metrics_port": 0,
+        "autorec_consumer_name": "test-worker",
+    }
+    return Settings(**{**options, **overrides})  # type: ignore[arg-type]
+
+
+async def queued_jobs(pool: ArqRedis) -> list[str]:
+    return [member.decode() for member in await pool.zrange("arq:queue", 0, -1)]
+
+
+async def test_startup_consumes_events_and_enqueues_one_reconcile_per_flip(
+    arq_pool: ArqRedis, redis_url: str
+) -> None:
+    ctx: WorkerContext = {"redis": arq_pool, "settings": settings_for(redis_url)}
+    await startup(ctx)
+    try:
+        await add(arq_pool, "event", app_event("user.joined", "room-1", 1, seq=1))
+        await add(arq_pool, "event", app_event("user.left", "room-1", 1, seq=2))
+
+        async def both_enqueued() -> bool:
+            return len(await queued_jobs(arq_pool)) == 2
+
+        await eventually(both_enqueued)
+        assert sorted(await queued_jobs(arq_pool)) == ["reconcile:room-1:1", "reconcile:room-1:2"]
+    finally:
+        await shutdown(ctx)
+
+
+async def test_shutdown_stops_the_consumer_and_leaves_no_task_running(
+    arq_pool: ArqRedis, redis_url: str
+) -> None:
+    ctx: WorkerContext = {"redis": arq_pool, "settings": settings_for(redis_url)}
+    await startup(ctx)
+    task = ctx["consumer_task"]
+    await shutdown(ctx)
+    assert task.done()
+    assert not task.cancelled()  # it stopped by itself, within the timeout
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_metrics_are_served_on_the_configured_port_until_shutdown(
+    arq_pool: ArqRedis, redis_url: str
+) -> None:
+    port = free_port()
+    ctx: WorkerContext = {
+        "redis": arq_pool,
+        "settings": settings_for(redis_url, autorec_worker_metrics_port=port),
+    }
+    await startup(ctx)
+    try:
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"http://127.0.0.1:{port}/metrics")
+        assert "autorec_events_dead_lettered_total" in response.text
+    finally:
+        await shutdown(ctx)
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/metrics")
+
+
+async def test_port_zero_disables_the_metrics_server(arq_pool: ArqRedis, redis_url: str) -> None:
+    ctx: WorkerContext = {"redis": arq_pool, "settings": settings_for(redis_url)}
+    await startup(ctx)
+    try:
+        assert ctx["metrics_server"] is None
+    finally:
+        await shutdown(ctx)
+
+
+def test_worker_settings_connect_arq_to_redis_url_and_pass_the_settings() -> None:
+    settings = Settings(redis_url="redis://cache.internal:6390/2")
+    options = worker_settings(settings)
+    redis_settings = options["redis_settings"]
+    assert isinstance(redis_settings, RedisSettings)
+    assert (redis_settings.host, redis_settings.port, redis_settings.database) == (
+        "cache.internal",
+        6390,
+        2,
+    )
+    assert options["ctx"] == {"settings": settings}
+    assert [f.name for f in WorkerOptions.functions] == ["reconcile_channel"]
+    assert (options["poll_delay"], options["health_check_interval"]) == (0.1, 15)
+
+
+def test_the_arq_cli_attribute_is_built_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://from-env:6391/3")
+    options = worker.main.WorkerSettings
+    assert options["redis_settings"].host == "from-env"
+    assert options["on_startup"] is startup
+
+
+def test_any_other_missing_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        _ = worker.main.NoSuchThing

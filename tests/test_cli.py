@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ import redis.asyncio as aioredis
 from tests.processes import alive, eventually, read_until
 from worker.agora.token import RtcRole, build_rtc_token
 from worker.cli import main
-from worker.redis_server import free_port
+from worker.redis_server import RedisServer, free_port
 
 # AccessToken2Test.py's fixture and expected token (agora-facts §6.2).
 APP_ID = "970CA35de60c44645bbae8a215061b33"
@@ -213,6 +214,41 @@ def test_webhooks_serves_from_one_process_and_shuts_down_on_sigterm(
         proc.kill()
         proc.wait()
     assert "Application shutdown complete" in log.read_text()
+
+
+def test_worker_check_fails_while_no_worker_has_reported(
+    redis_server_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    env = {**os.environ, "REDIS_URL": redis_server_factory().url}
+    result = subprocess.run(
+        [AUTOREC, "worker", "--check"], env=env, cwd=tmp_path, capture_output=True, timeout=30
+    )
+    assert result.returncode == 1
+
+
+def test_sandbox_accepts_the_configured_agora_credentials(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "AGORA_APP_ID": APP_ID,
+        "AGORA_CUSTOMER_ID": "customer",
+        "AGORA_CUSTOMER_SECRET": "customer-secret",
+    }
+    proc = subprocess.Popen(
+        [AUTOREC, "sandbox", "--port", str(port)], env=env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    acquire = f"http://127.0.0.1:{port}/v1/apps/{APP_ID}/cloud_recording/acquire"
+    body = {"cname": "room-1", "uid": "4200000001", "clientRequest": {}}
+    try:
+        assert _poll(f"http://127.0.0.1:{port}/_sandbox/stats").status_code == 200
+        wrong = httpx.post(acquire, json=body, auth=("customer", "wrong"), timeout=5)
+        right = httpx.post(acquire, json=body, auth=("customer", "customer-secret"), timeout=5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert wrong.status_code == 401
+    assert right.status_code == 200, right.text
 
 
 async def _consumed_events(redis_url: str) -> bool:

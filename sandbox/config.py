@@ -107,6 +107,8 @@ class SandboxConfig:
             raise ValueError("SandboxConfig.customer_id and customer_secret must not be empty")
         if self.app_certificate is not None and not _HEX32.fullmatch(self.app_certificate):
             raise ValueError("SandboxConfig.app_certificate must be 32 hex characters")
+        if self.ncs_url is not None and not self.ncs_url.startswith(("http://", "https://")):
+            raise ValueError("SandboxConfig.ncs_url must be an http(s) URL")
         if self.max_concurrent < 0:
             raise ValueError(f"SandboxConfig.max_concurrent must be >= 0: {self.max_concurrent}")
         if self.qps_limit is not None and self.qps_limit <= 0:

@@ -96,6 +96,11 @@ def test_config_refuses_a_malformed_certificate() -> None:
         SandboxConfig(app_certificate="not-hex")
 
 
+def test_config_refuses_an_ncs_url_that_is_not_http() -> None:
+    with pytest.raises(ValueError, match="ncs_url"):
+        SandboxConfig(ncs_url="receiver:8000/ncs")
+
+
 def test_config_repr_hides_secrets() -> None:
     config = SandboxConfig(
         customer_secret="cust-secret", app_certificate="a" * 32, ncs_secret="ncs-secret"

@@ -11,6 +11,7 @@ from worker.agora.classify import Endpoint, ErrorClass
 from worker.agora.errors import (
     AgoraBadResponse,
     AgoraHTTPError,
+    AgoraRateLimited,
     AgoraStartUncertain,
     AgoraTransportError,
 )
@@ -67,6 +68,13 @@ def stop_outcome(answer: Answer) -> StopOutcome:
     if answer.status == 404:
         return StopOutcome.NOT_FOUND
     return StopOutcome.ALREADY_STOPPING
+
+
+def may_have_started(exc: AgoraTransportError | AgoraHTTPError) -> bool:
+    """Whether a failed start may still have started the task at Agora."""
+    if isinstance(exc, AgoraTransportError):
+        return exc.delivered
+    return not isinstance(exc, AgoraRateLimited)
 
 
 def start_uncertain(

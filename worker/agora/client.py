@@ -27,6 +27,7 @@ from pydantic import BaseModel, SecretStr
 
 from worker.agora.answers import (
     bad_response,
+    may_have_started,
     parse_answer,
     parse_lenient,
     start_uncertain,
@@ -35,7 +36,6 @@ from worker.agora.answers import (
 from worker.agora.classify import Endpoint, ErrorClass
 from worker.agora.errors import (
     AgoraBadResponse,
-    AgoraRateLimited,
     AgoraRetryableError,
     AgoraTransportError,
     AgoraValidationError,
@@ -229,14 +229,12 @@ class AgoraClient:
             response = parse_answer(endpoint, answer, StartResponse, self._redactor(secrets))
             if not response.sid:
                 raise bad_response(endpoint, answer, "200 without a sid")
-        except AgoraTransportError as exc:
-            if not exc.delivered:
-                raise
-            raise start_uncertain(resource_id, exc) from exc
-        except (AgoraRetryableError, AgoraBadResponse) as exc:
-            if isinstance(exc, AgoraRateLimited):
-                raise
-            raise start_uncertain(resource_id, exc) from exc
+        except (AgoraTransportError, AgoraRetryableError, AgoraBadResponse) as exc:
+            # On a fresh resource only undelivered attempts were repeated, so the last error
+            # tells whether Agora may have acted; after same-resource retries, any may have.
+            if retry_same_resource or may_have_started(exc):
+                raise start_uncertain(resource_id, exc) from exc
+            raise
         return StartResult(
             resource_id=resource_id,
             sid=response.sid,

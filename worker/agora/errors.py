@@ -62,7 +62,7 @@ class AgoraTransportError(AgoraError):
         super().__init__(message, endpoint=endpoint)
         self.base_url = base_url
         self.attempts = attempts
-        #: False when the connection was never established, so Agora cannot have seen it.
+        #: False when no attempt of the call ever got a connection, so Agora never saw it.
         self.delivered = delivered
 
 

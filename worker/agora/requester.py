@@ -120,6 +120,7 @@ class Requester:
         started_s = policy.clock()
         url_index = self._preferred
         attempt = 0
+        reached = False  # whether any attempt of this call may have reached Agora
         while True:
             attempt += 1
             base_url = self._base_urls[url_index]
@@ -140,6 +141,7 @@ class Requester:
             except httpx.TransportError as exc:
                 latency_ms = (time.perf_counter() - sent_at) * 1000
                 delivered = not isinstance(exc, _NOT_DELIVERED)
+                reached = reached or delivered
                 failure = AgoraTransportError(
                     self.redact(
                         f"{endpoint}: no answer from {base_url} "
@@ -149,7 +151,7 @@ class Requester:
                     endpoint=endpoint,
                     base_url=base_url,
                     attempts=attempt,
-                    delivered=delivered,
+                    delivered=reached,
                 )
                 _log_transport(endpoint, base_url, attempt, latency_ms, exc)
                 url_index = (url_index + 1) % len(self._base_urls)

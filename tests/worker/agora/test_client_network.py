@@ -198,3 +198,15 @@ async def test_a_timed_out_fresh_start_is_uncertain_and_a_same_resource_retry_ad
     again = await agora.start(**arguments, retry_same_resource=True)  # type: ignore[arg-type]
     assert again.already_started is True
     assert len(sandbox.world.tasks) == 1
+
+
+async def test_a_call_counts_as_delivered_if_any_attempt_may_have_reached_agora(
+    sandbox: RunningSandbox, http: httpx.AsyncClient
+) -> None:
+    await add_fault(http, sandbox, endpoint="user_list", latency_ms=600, count=1)
+    retry = fast_retry(Pauses(), max_attempts=2)
+    agora = client(http, [sandbox.url, dead_url()], retry=retry, timeout_s=0.2)
+    with pytest.raises(AgoraTransportError) as caught:
+        await agora.channel_users(ROOM)
+    assert "ConnectError" in str(caught.value)
+    assert caught.value.delivered is True

@@ -144,3 +144,13 @@ async def test_the_uncertain_error_tells_the_caller_what_to_do(
     with pytest.raises(AgoraStartUncertain, match="retry_same_resource=True") as caught:
         await start(agora, resource_id)
     assert caught.value.request_id == harness.gateway.last_id
+
+
+async def test_a_same_resource_retry_that_runs_out_stays_uncertain(
+    harness: Harness, agora: AgoraClient
+) -> None:
+    resource_id = await acquire(agora)
+    await harness.fault(endpoint="start", status=503)
+    with pytest.raises(AgoraStartUncertain) as caught:
+        await start(agora, resource_id, retry_same_resource=True)
+    assert (caught.value.status, len(await harness.calls("start"))) == (503, 4)

@@ -34,6 +34,8 @@ class RequestIdGateway:
         self._app = app
         self._ids = itertools.count(1)
         self.last_id: str | None = None
+        #: When set, 429 answers also carry `Retry-After` with this many seconds.
+        self.retry_after_s: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
@@ -45,6 +47,8 @@ class RequestIdGateway:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                if message["status"] == 429 and self.retry_after_s is not None:
+                    headers.append((b"retry-after", str(self.retry_after_s).encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

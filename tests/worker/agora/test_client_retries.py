@@ -95,3 +95,12 @@ async def test_no_pause_is_started_past_the_total_deadline(harness: Harness) -> 
         await agora.acquire(cname=ROOM, uid=RECORDER, mode=MIX)
     assert caught.value.attempts == 2
     assert (len(harness.pauses.taken_s), sum(harness.pauses.taken_s) < 0.7) == (1, True)
+
+
+async def test_a_rate_limit_waits_at_least_as_long_as_retry_after_says(
+    harness: Harness, agora: AgoraClient
+) -> None:
+    harness.gateway.retry_after_s = 3
+    await harness.fault(endpoint="user_list", status=429, count=1)
+    await agora.channel_users(ROOM)
+    assert harness.pauses.taken_s == [3.0]

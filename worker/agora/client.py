@@ -13,17 +13,22 @@ a 201/code 7 ("already started") comes back as `StartResult(already_started=True
 
 `stop` returns a `StopResult` for every terminal answer (200, 206/435, 400/49, 404) and
 raises only for the others.
+
+Every HTTP attempt first awaits the `rate_limiter` hook. Transient failures (transport errors,
+5xx, 206/65, 504/62, 429) are retried under the `RetryPolicy`; a transport failure moves the
+next attempt to the next base URL, and the URL that last answered is tried first by later
+calls. Each attempt is logged on `worker.agora` with endpoint, status, code, attempt, latency
+and request id, never with headers or bodies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from worker.agora.answers import (
     bad_response,
@@ -34,6 +39,7 @@ from worker.agora.answers import (
     stop_outcome,
 )
 from worker.agora.classify import Endpoint, ErrorClass
+from worker.agora.core import ClientCore
 from worker.agora.errors import (
     AgoraBadResponse,
     AgoraRetryableError,
@@ -64,11 +70,10 @@ from worker.agora.models.responses import (
     UpdateResponse,
     UserListAnswer,
 )
-from worker.agora.requester import Delivery, RateLimiter, Requester, no_rate_limit
+from worker.agora.requester import Delivery, RateLimiter, no_rate_limit
 from worker.agora.results import StartResult, StopResult
 from worker.agora.retry import RetryPolicy
 from worker.agora.wire import (
-    PATH_ID_CHARS,
     check_cname,
     check_path_id,
     check_rule,
@@ -82,44 +87,12 @@ if TYPE_CHECKING:
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-class AgoraClient:
-    """Agora REST client over an injected `httpx.AsyncClient` (the caller owns and closes it)."""
+class AgoraClient(ClientCore):
+    """Agora REST client over an injected `httpx.AsyncClient` (the caller owns and closes it).
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        app_id: str,
-        customer_id: str,
-        customer_secret: SecretStr,
-        base_urls: Sequence[str],
-        retry: RetryPolicy | None = None,
-        rate_limiter: RateLimiter = no_rate_limit,
-        timeout_s: float = 10.0,
-        stop_timeout_s: float = 30.0,
-    ) -> None:
-        if not app_id or set(app_id) - PATH_ID_CHARS:
-            raise ValueError("app_id must be a non-empty App ID (letters and digits)")
-        if not customer_id:
-            raise ValueError("customer_id must not be empty")
-        if not customer_secret.get_secret_value():
-            raise ValueError("customer_secret must not be empty")
-        for url in base_urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"base URL {url!r} is not an http(s) URL")
-        if timeout_s <= 0 or stop_timeout_s <= 0:
-            raise ValueError("timeouts must be positive")
-        self._app_id = app_id
-        self._timeout_s = timeout_s
-        self._stop_timeout_s = stop_timeout_s
-        self._requester = Requester(
-            http,
-            base_urls=base_urls,
-            customer_id=customer_id,
-            customer_secret=customer_secret,
-            retry=retry if retry is not None else RetryPolicy(),
-            rate_limiter=rate_limiter,
-        )
+    Constructor: `AgoraClient(http, *, app_id, customer_id, customer_secret, base_urls,
+    retry=None, rate_limiter=no_rate_limit, timeout_s=10.0, stop_timeout_s=30.0)`.
+    """
 
     @classmethod
     def from_settings(
@@ -145,16 +118,6 @@ class AgoraClient:
             rate_limiter=rate_limiter,
             timeout_s=settings.autorec_agora_timeout_s,
         )
-
-    @property
-    def app_id(self) -> str:
-        """The App ID in every path."""
-        return self._app_id
-
-    @property
-    def preferred_base_url(self) -> str:
-        """The base URL the next call tries first (the last one that answered)."""
-        return self._requester.preferred_base_url
 
     # --- Cloud Recording -----------------------------------------------------------------
 
@@ -371,17 +334,3 @@ class AgoraClient:
         )
         listing = parse_answer(endpoint, answer, NcsIpAnswer, self._redactor(()))
         return [host.primary_ip for host in listing.data.service.hosts]
-
-    # --- helpers -----------------------------------------------------------------------
-
-    def _redactor(self, secrets: Sequence[str]) -> Callable[[str], str]:
-        return lambda text: self._requester.redact(text, secrets)
-
-    def _recording_path(self) -> str:
-        return f"/v1/apps/{quote(self._app_id, safe='')}/cloud_recording"
-
-    def _resource_path(self, resource_id: str) -> str:
-        return f"{self._recording_path()}/resourceid/{quote(resource_id, safe='')}"
-
-    def _session_path(self, resource_id: str, sid: str) -> str:
-        return f"{self._resource_path(resource_id)}/sid/{quote(sid, safe='')}"

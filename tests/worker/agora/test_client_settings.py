@@ -44,3 +44,28 @@ def test_a_client_from_settings_tries_the_urls_in_their_order(harness: Harness) 
 def test_settings_without_agora_credentials_are_refused_by_name(harness: Harness) -> None:
     with pytest.raises(ConfigError, match="AGORA_CUSTOMER_SECRET"):
         AgoraClient.from_settings(harness.http, settings(agora_customer_secret=None))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"app_id": ""}, "app_id"),
+        ({"app_id": "abc/def"}, "app_id"),
+        ({"customer_id": ""}, "customer_id"),
+        ({"customer_secret": SecretStr("")}, "customer_secret"),
+        ({"base_urls": []}, "base_urls"),
+        ({"base_urls": ["ftp://agora.example.com"]}, "http"),
+        ({"timeout_s": 0}, "timeouts"),
+    ],
+)
+def test_a_client_refuses_a_broken_configuration(
+    harness: Harness, changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        harness.make_client(**changes)
+
+
+def test_a_refused_configuration_never_shows_the_secret(harness: Harness) -> None:
+    with pytest.raises(ValueError, match="base URL") as caught:
+        harness.make_client(base_urls=["agora.example.com"])
+    assert CUSTOMER_SECRET not in str(caught.value)

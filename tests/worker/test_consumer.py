@@ -171,6 +171,18 @@ async def test_an_entry_that_keeps_failing_is_dead_lettered_after_n_deliveries(
     assert await pending(redis) == 0
 
 
+async def test_an_entry_that_crashed_the_worker_at_every_start_is_dead_lettered(
+    redis: aioredis.Redis,
+) -> None:
+    await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    await add(redis, "event", app_event("user.joined", CH, 1, seq=1))
+    await redis.xreadgroup(GROUP, "w1", {STREAM: ">"})
+    for _ in range(2):  # two restarts re-read it, and died again
+        await redis.xreadgroup(GROUP, "w1", {STREAM: "0"})
+    result = await consumer(redis, "w1", dead_letter_after=3).step()
+    assert (result.dead_lettered, await occupancy(redis), await pending(redis)) == (1, 0, 0)
+
+
 async def test_a_malformed_entry_is_dead_lettered_at_once_and_the_batch_goes_on(
     redis: aioredis.Redis,
 ) -> None:

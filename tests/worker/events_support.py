@@ -12,9 +12,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from worker import keys
+from worker.channel_state import read_channel_state, read_members
 from worker.consumer import StreamConsumer
 from worker.normalize import UidRange
-from worker.occupancy import OccupancyRules, read_channel_state, read_members
+from worker.occupancy import OccupancyRules
 
 STREAM = "autorec:events"
 GROUP = keys.CONSUMER_GROUP

@@ -21,8 +21,8 @@ from tests.worker.events_support import (
     snapshot,
 )
 from worker import keys
+from worker.channel_state import read_channel_state
 from worker.events import RecordingEvent, RecordingEventType
-from worker.occupancy import read_channel_state
 from worker.reconcile_queue import RECONCILE_DUE
 
 CH = "room-1"

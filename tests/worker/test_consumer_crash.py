@@ -23,8 +23,8 @@ from tests.worker.events_support import (
     snapshot,
 )
 from worker import keys
+from worker.channel_state import read_channel_state
 from worker.events import RecordingEvent
-from worker.occupancy import read_channel_state
 from worker.redis_server import RedisServer, find_redis_server
 
 CHANNELS = ("a", "b", "c")

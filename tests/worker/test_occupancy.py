@@ -9,17 +9,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from worker import keys
+from worker.channel_state import ChannelState, Member, read_channel_state, read_members
 from worker.events import NO_UID, ChannelEvent, ChannelEventKind, EventSource, Role
 from worker.occupancy import (
     ApplyResult,
-    ChannelState,
-    Member,
     OccupancyRules,
     OccupancyScript,
     Outcome,
     StreamAck,
-    read_channel_state,
-    read_members,
     recorders_key,
     tombstones_key,
 )

@@ -10,8 +10,8 @@ import logging
 from enum import StrEnum
 
 from worker import keys
+from worker.channel_state import read_channel_state
 from worker.functions import WorkerContext
-from worker.occupancy import read_channel_state
 
 logger = logging.getLogger(__name__)
 

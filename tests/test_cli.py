@@ -310,8 +310,13 @@ async def test_dev_runs_everything_wired_and_ctrl_c_leaves_nothing(tmp_path: Pat
         assert await asyncio.wait_for(proc.wait(), 40) == 0
     finally:
         if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
     assert not [pid for pid in pids if alive(pid)]
     for free in (port, sandbox_port):
         with socket.socket() as sock:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.processes import alive, eventually, read_until
-from worker.devrun import ChildSpec, Supervisor, http_ready, redis_ready
+from worker.devrun import ChildSpec, Supervisor
+from worker.readiness import http_ready, redis_ready
 from worker.redis_server import RedisServer, free_port
 
 PY = sys.executable
@@ -233,3 +234,17 @@ async def test_a_signal_to_the_supervisor_stops_every_child(signum: signal.Signa
     proc.send_signal(signum)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
     assert not [pid for pid in children if alive(pid)]
+
+
+async def test_children_stop_even_when_the_supervisor_is_killed() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        PY, "-c", _SCRIPT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    lines = await read_until(
+        proc.stdout, lambda seen: "READY" in seen and sum("| pid" in s for s in seen) == 2
+    )
+    children = [int(line.split()[-1]) for line in lines if "| pid" in line]
+    proc.kill()
+    await proc.wait()
+    await eventually(lambda: not [pid for pid in children if alive(pid)], what="every child gone")

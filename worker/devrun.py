@@ -2,10 +2,11 @@
 
 `Supervisor(specs).run()` starts each `ChildSpec` in order, each in its own process group,
 and waits for its `ready_check` before starting the next. Every output line of a child is
-printed with the child's name in front. It runs until SIGINT/SIGTERM/SIGHUP (or `request_stop()`)
-or until any child exits, then stops the children in reverse order: SIGTERM to the child's
-process group, SIGKILL after the grace period (at once on a second signal). Nothing is left
-running and no port stays bound.
+printed with the child's name in front. It runs until SIGINT/SIGTERM/SIGHUP (or
+`request_stop()`) or until any child exits, then stops the children in reverse order:
+SIGTERM to the child's process group, SIGKILL after the grace period (at once on a second
+signal). Nothing is left running and no port stays bound; on Linux a child also gets
+SIGTERM if the supervisor itself is killed (`worker.orphan_guard`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-import httpx
 from rich.console import Console
 from rich.text import Text
 
-ReadyCheck = Callable[[], Awaitable[bool]]
-"""Answers True once the child serves; called repeatedly until then."""
+from worker.orphan_guard import guarded
+from worker.readiness import ReadyCheck
 
 _PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
 _LINE_LIMIT_BYTES = 1 << 20
@@ -161,7 +161,7 @@ class Supervisor:
             if self._stopping():
                 return
             process = await asyncio.create_subprocess_exec(
-                *spec.argv,
+                *guarded(spec.argv),
                 env=dict(spec.env) if spec.env is not None else None,
                 cwd=spec.cwd,
                 stdin=subprocess.DEVNULL,
@@ -281,39 +281,3 @@ def _describe_exit(code: int) -> str:
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-
-
-def http_ready(url: str) -> ReadyCheck:
-    """A ready check: GET `url` answers 200."""
-
-    async def check() -> bool:
-        try:
-            async with httpx.AsyncClient(timeout=1.0) as client:
-                response = await client.get(url)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
-    return check
-
-
-def redis_ready(host: str, port: int) -> ReadyCheck:
-    """A ready check: the Redis server at host:port answers PING with PONG."""
-
-    async def check() -> bool:
-        try:
-            reader, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            return False
-        try:
-            writer.write(b"PING\r\n")
-            await writer.drain()
-            return (await reader.readline()).startswith(b"+PONG")
-        except OSError:
-            return False
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    return check

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 from rich import box
 from rich.table import Table
 
-from worker.devrun import ChildSpec, http_ready, redis_ready
+from worker.devrun import ChildSpec
+from worker.readiness import http_ready, redis_ready
 from worker.redis_server import find_redis_server, free_port
 from worker.settings import ConfigError, Settings
 

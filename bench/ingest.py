@@ -5,7 +5,7 @@ redis-server (AOF, fsync every second, as in production), driven by the same loa
 on loopback for the same time. Also prints events/s applied by one consumer process when
 `bench/consume.py` is present.
 
-    .venv/bin/python -m bench.ingest --duration-s 10
+    .venv/bin/python -m bench.ingest --duration-s 5 --rounds 3
 """
 
 from __future__ import annotations
@@ -97,20 +97,34 @@ def signed_ncs_requests(count: int, secret: str) -> list[HttpRequest]:
     return requests
 
 
+def _median(results: Sequence[LoadResult]) -> LoadResult:
+    return sorted(results, key=lambda result: result.requests_per_s)[len(results) // 2]
+
+
 @dataclass(frozen=True)
 class IngestReport:
-    """Both runs of one bench, and the consumer's figures if measured."""
+    """Alternating rounds of both endpoints, and the consumer's figures if measured."""
 
     generator: str
     connections: int
-    app: LoadResult
-    bare: LoadResult
+    app_rounds: list[LoadResult]
+    bare_rounds: list[LoadResult]
     stream_entries: int
     consumer: dict[str, float] | None
 
     @property
+    def app(self) -> LoadResult:
+        """The webhook app's median round (by requests/s)."""
+        return _median(self.app_rounds)
+
+    @property
+    def bare(self) -> LoadResult:
+        """The bare endpoint's median round (by requests/s)."""
+        return _median(self.bare_rounds)
+
+    @property
     def ratio(self) -> float:
-        """Webhook app requests/s over bare endpoint requests/s."""
+        """Median webhook app requests/s over median bare endpoint requests/s."""
         return self.app.requests_per_s / self.bare.requests_per_s
 
     def table(self) -> str:
@@ -120,7 +134,8 @@ class IngestReport:
             ("bare Starlette POST", self.bare),
         ]
         lines = [
-            f"load: {self.generator}, {self.connections} connections, loopback",
+            f"load: {self.generator}, {self.connections} connections, loopback; "
+            f"median of {len(self.app_rounds)} alternating rounds",
             f"{'endpoint':<32}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}",
         ]
         for name, result in rows:
@@ -128,14 +143,26 @@ class IngestReport:
                 f"{name:<32}{result.requests_per_s:>12,.0f}{result.p50_ms:>9.2f}"
                 f"{result.p99_ms:>9.2f}{result.non_2xx:>9}"
             )
-        lines.append(f"ratio app / bare: {self.ratio:.2f}")
-        lines.append(f"events in stream after the app run: {self.stream_entries:,}")
-        if self.consumer is not None:
-            figures = ", ".join(f"{k} {v:,.1f}" for k, v in self.consumer.items())
-            lines.append(f"one consumer process: {figures}")
-        else:
-            lines.append("one consumer process: not measured (bench/consume.py absent)")
+        per_round = ", ".join(
+            f"{app.requests_per_s / bare.requests_per_s:.2f}"
+            for app, bare in zip(self.app_rounds, self.bare_rounds, strict=True)
+        )
+        lines.append(f"ratio app / bare: {self.ratio:.2f} (rounds: {per_round})")
+        lines.append(f"events in stream after the app runs: {self.stream_entries:,}")
+        lines.append(_consumer_line(self.consumer))
         return "\n".join(lines)
+
+
+def _consumer_line(figures: dict[str, float] | None) -> str:
+    if figures is None:
+        return "events applied by one consumer process: not measured"
+    rest = dict(figures)
+    line = "events applied by one consumer process: "
+    if "events_per_s" in rest:
+        line += f"{rest.pop('events_per_s'):,.0f}/s"
+    if rest:
+        line += " (" + ", ".join(f"{name} {value:,.1f}" for name, value in rest.items()) + ")"
+    return line
 
 
 Loader = Callable[..., LoadResult]
@@ -161,30 +188,34 @@ def _measure_consumer(redis_url: str, n_events: int) -> dict[str, float] | None:
 def measure(
     *,
     duration_s: float,
+    rounds: int = 3,
     connections: int = 32,
     generator: str = "auto",
     pin: bool = True,
     consumer_events: int = 20_000,
 ) -> IngestReport:
-    """Run the app and the bare endpoint under the same load; then the consumer."""
+    """Alternate the app and the bare endpoint under the same load; then the consumer."""
     name, load = _loader(generator)
     pin = pin and cpu_pinning_available()
     server_cpus, load_cpus = (SERVER_CPUS, LOAD_CPUS) if pin else (None, None)
-    requests = signed_ncs_requests(max(2_000, int(duration_s * 12_000)), NCS_SECRET)
+    app_rounds: list[LoadResult] = []
+    bare_rounds: list[LoadResult] = []
     with RedisServer(appendonly=True) as redis_server:
         env = {
             "REDIS_URL": redis_server.url,
             "AGORA_NCS_SECRET": NCS_SECRET,
             "AUTOREC_EVENTS_STREAM": STREAM,
         }
-        with uvicorn_app("webhooks.app:create_app", env=env, cpus=server_cpus) as port:
-            app = load(
-                port, requests, duration_s=duration_s, connections=connections, cpus=load_cpus
-            )
-        with uvicorn_app("bench.ingest:create_bare_app", env=env, cpus=server_cpus) as port:
-            bare = load(
-                port, requests, duration_s=duration_s, connections=connections, cpus=load_cpus
-            )
+        with (
+            uvicorn_app("webhooks.app:create_app", env=env, cpus=server_cpus) as app_port,
+            uvicorn_app("bench.ingest:create_bare_app", env=env, cpus=server_cpus) as bare_port,
+        ):
+            for _ in range(rounds):
+                # Fresh notice ids every round, enough that the app never sees a duplicate.
+                requests = signed_ncs_requests(max(2_000, int(duration_s * 16_000)), NCS_SECRET)
+                options = {"duration_s": duration_s, "connections": connections, "cpus": load_cpus}
+                app_rounds.append(load(app_port, requests, **options))
+                bare_rounds.append(load(bare_port, requests, **options))
         client = redis_sync.Redis.from_url(redis_server.url)
         try:
             entries = int(client.xlen(STREAM))
@@ -192,13 +223,16 @@ def measure(
         finally:
             client.close()
         consumer = _measure_consumer(redis_server.url, consumer_events) if consumer_events else None
-    return IngestReport(name, connections, app, bare, entries, consumer)
+    return IngestReport(name, connections, app_rounds, bare_rounds, entries, consumer)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: run the bench and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration-s", type=float, default=10.0, help="seconds per endpoint")
+    parser.add_argument(
+        "--duration-s", type=float, default=5.0, help="seconds per endpoint and round"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load CPUs")
@@ -208,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     report = measure(
         duration_s=args.duration_s,
+        rounds=args.rounds,
         connections=args.connections,
         generator=args.generator,
         pin=not args.no_pin,

@@ -2,11 +2,12 @@
 
 The script sets the event id's dedupe key with a TTL covering the sender's retry horizon and,
 only if it was new, XADDs the entry to the events stream (approximate MAXLEN). Running it
-twice for one event is harmless: the second run answers "duplicate".
+twice for one event is harmless: the second run answers "duplicate". That is what makes the
+one retry below safe after a connection drops mid-flight.
 
 Requests that reach the queue in the same event-loop turn share one pipelined round trip
 (each still runs its own script): under load this divides the client's per-command cost,
-and a single request waits no longer than one loop turn for company.
+and a lone request waits no longer than one loop turn for company.
 """
 
 from __future__ import annotations
@@ -19,26 +20,23 @@ from importlib.resources import files
 from typing import Final
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from webhooks.errors import QueueUnavailable
-from worker import keys
+from webhooks.resp import EnqueueCommand, FieldValue, command
 
 logger = logging.getLogger(__name__)
 
-#: Stream field values as redis-py encodes them.
-FieldValue = bytes | str | int
-
-#: Most scripts sent in one pipeline.
+#: Most scripts sent in one round trip.
 MAX_BATCH: Final = 256
 
+_Pending = tuple[bytes, "asyncio.Future[bool]"]
 
-def load_script_source() -> str:
+
+def load_script_source() -> bytes:
     """The Lua source of the enqueue script (shipped as package data)."""
-    return files("webhooks").joinpath("enqueue.lua").read_text(encoding="utf-8")
-
-
-_Pending = tuple[list[FieldValue], "asyncio.Future[bool]"]
+    return files("webhooks").joinpath("enqueue.lua").read_bytes()
 
 
 class EventQueue:
@@ -53,24 +51,27 @@ class EventQueue:
         stream_maxlen: int,
     ) -> None:
         self._redis = redis
-        self._source = load_script_source().encode("utf-8")
+        self._source = load_script_source()
         self._sha = hashlib.sha1(self._source, usedforsecurity=False).hexdigest()
+        self._command = EnqueueCommand(
+            sha=self._sha, stream=stream, dedupe_ttl_s=dedupe_ttl_s, stream_maxlen=stream_maxlen
+        )
         self._stream = stream
-        self._ttl_s = dedupe_ttl_s
-        self._maxlen = stream_maxlen
         self._pending: list[_Pending] = []
         self._flushes: set[asyncio.Task[None]] = set()
-
-    async def load_script(self) -> None:
-        """Load the script into Redis's script cache (done again whenever Redis lost it)."""
-        sha = await self._redis.script_load(self._source)  # type: ignore[no-untyped-call]
-        if sha != self._sha:
-            raise RuntimeError("Redis computed another SHA1 for the enqueue script")
 
     @property
     def stream(self) -> str:
         """Name of the stream events go to."""
         return self._stream
+
+    async def load_script(self) -> None:
+        """Load the script into Redis's script cache (done again whenever Redis lost it)."""
+        [reply] = await self._round_trip([command("SCRIPT", "LOAD", self._source)])
+        if isinstance(reply, Exception):
+            raise reply
+        if reply != self._sha.encode("ascii"):
+            raise RuntimeError("Redis computed another SHA1 for the enqueue script")
 
     async def enqueue(self, event_id: str, fields: Mapping[str, FieldValue]) -> bool:
         """Add `fields` as one stream entry unless `event_id` was seen; True if added.
@@ -78,15 +79,11 @@ class EventQueue:
         Raises QueueUnavailable when Redis cannot be reached or refuses the write, so the
         caller never acknowledges an event that is not in Redis.
         """
-        args: list[FieldValue] = [keys.dedupe(event_id), self._stream, self._ttl_s, self._maxlen]
-        for name, value in fields.items():
-            args.append(name)
-            args.append(value)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
-        self._pending.append((args, future))
+        self._pending.append((self._command.encode(event_id, fields), future))
         return await future
 
     def _flush(self) -> None:
@@ -97,15 +94,15 @@ class EventQueue:
             task.add_done_callback(self._flushes.discard)
 
     async def _run(self, batch: list[_Pending]) -> None:
+        replies: list[object]
         try:
-            replies = await self._execute([args for args, _ in batch])
-            if any(isinstance(reply, NoScriptError) for reply in replies):
-                # Redis restarted or flushed its script cache: load the script once, retry those.
+            replies = await self._round_trip([payload for payload, _ in batch])
+            redo = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if redo:
+                # Redis restarted or flushed its script cache: load the script, run those again.
                 await self.load_script()
-                redo = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-                for n, reply in zip(
-                    redo, await self._execute([batch[n][0] for n in redo]), strict=True
-                ):
+                again = await self._round_trip([batch[n][0] for n in redo])
+                for n, reply in zip(redo, again, strict=True):
                     replies[n] = reply
         except RedisError as exc:
             replies = [exc] * len(batch)
@@ -124,11 +121,33 @@ class EventQueue:
             else:
                 future.set_result(reply is not None)
 
-    async def _execute(self, commands: list[list[FieldValue]]) -> list[object]:
-        pipe = self._redis.pipeline(transaction=False)
-        for args in commands:
-            pipe.evalsha(self._sha, 2, *args)
-        replies: list[object] = await pipe.execute(raise_on_error=False)
+    async def _round_trip(self, payloads: list[bytes]) -> list[object]:
+        """Send encoded commands on one pooled connection; error replies come back as values.
+
+        A dropped connection is retried once on a fresh one (the script is idempotent).
+        """
+        try:
+            return await self._send(payloads)
+        except RedisConnectionError:
+            return await self._send(payloads)
+
+    async def _send(self, payloads: list[bytes]) -> list[object]:
+        pool = self._redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            await connection.send_packed_command(payloads, check_health=False)
+            replies: list[object] = []
+            for _ in payloads:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            # Replies may be left unread on this connection: never reuse it.
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(connection)
         return replies
 
     async def aclose(self) -> None:

@@ -19,7 +19,7 @@ from bench.ingest import measure
 )
 def test_a_tiny_ingest_bench_measures_both_endpoints(generator: str) -> None:
     report = measure(
-        duration_s=1, connections=4, generator=generator, pin=False, consumer_events=200
+        duration_s=1, rounds=1, connections=4, generator=generator, pin=False, consumer_events=200
     )
     assert report.app.requests > 0
     assert report.bare.requests > 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from worker.consumer_support import StreamAdmin, decode_id
+from worker.consumer_support import DeadLetter, DeadLetterReason, StreamAdmin, decode_id
 from worker.events import (
     ChannelEvent,
     IgnoredEvent,
@@ -117,31 +117,38 @@ class EntryApplier:
         `deliveries` maps entry ids to how often they were delivered (None: first delivery).
         """
         batch = _Batch()
-        dead: list[tuple[str, dict[bytes, bytes], str, str]] = []
+        dead: list[DeadLetter] = []
         for raw_id, fields in entries:
             entry_id = decode_id(raw_id)
             result.read += 1
             delivered = deliveries.get(entry_id, 1) if deliveries else 1
             if not fields:
-                dead.append((entry_id, {}, "missing_payload", "entry has no fields (trimmed?)"))
+                error = "entry has no fields (trimmed or deleted while pending)"
+                dead.append(DeadLetter(entry_id, {}, DeadLetterReason.MISSING_PAYLOAD, error))
                 continue
             if delivered > self._dead_letter_after:
-                dead.append((entry_id, fields, "max_deliveries", f"delivered {delivered} times"))
+                error = f"delivered {delivered} times"
+                dead.append(DeadLetter(entry_id, fields, DeadLetterReason.MAX_DELIVERIES, error))
                 continue
             try:
                 event = normalize_entry(entry_id, fields, recorder_uids=self._recorder_uids)
             except NormalizeError as exc:
-                dead.append((entry_id, fields, "malformed", str(exc)))
+                dead.append(DeadLetter(entry_id, fields, DeadLetterReason.MALFORMED, str(exc)))
                 continue
             await self._route(entry_id, event, batch, result)
         await self._flush(batch, result)
         if dead:
             await self._admin.dead_letter(dead)
-            for _, _, reason, error in dead:
-                self.metrics.events_dead_lettered.labels(reason=reason).inc()
-                logger.warning("events consumer: dead-lettered an entry (%s): %s", reason, error)
+            for letter in dead:
+                self.metrics.events_dead_lettered.labels(reason=letter.reason.value).inc()
+                logger.warning(
+                    "events consumer: dead-lettered entry %s (%s): %s",
+                    letter.entry_id,
+                    letter.reason.value,
+                    letter.error,
+                )
             result.dead_lettered += len(dead)
-            result.acked.extend(entry_id for entry_id, *_ in dead)
+            result.acked.extend(letter.entry_id for letter in dead)
 
     async def _route(
         self, entry_id: str, event: NormalizedEvent, batch: _Batch, result: StepResult

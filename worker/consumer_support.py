@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -22,6 +24,27 @@ DL_REASON: Final = b"dl_reason"
 DL_ERROR: Final = b"dl_error"
 DL_ENTRY_ID: Final = b"dl_entry_id"
 DL_CONSUMER: Final = b"dl_consumer"
+
+
+class DeadLetterReason(StrEnum):
+    """Why an entry went to the dead-letter stream."""
+
+    MALFORMED = "malformed"
+    """It can never be normalized (the error says which field)."""
+    MAX_DELIVERIES = "max_deliveries"
+    """It was delivered more than `dead_letter_after` times without being applied."""
+    MISSING_PAYLOAD = "missing_payload"
+    """It was trimmed or deleted from the stream while pending."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One entry on its way to the dead-letter stream."""
+
+    entry_id: str
+    fields: dict[bytes, bytes]
+    reason: DeadLetterReason
+    error: str
 
 
 def decode_id(entry_id: bytes | str) -> str:
@@ -65,20 +88,18 @@ class StreamAdmin:
                 counts[decode_id(row["message_id"])] = int(row["times_delivered"])
         return counts
 
-    async def dead_letter(
-        self, entries: Sequence[tuple[str, dict[bytes, bytes], str, str]]
-    ) -> None:
-        """Move (entry id, fields, reason, error) entries to the dead-letter stream and ack them.
+    async def dead_letter(self, entries: Sequence[DeadLetter]) -> None:
+        """Move `entries` to the dead-letter stream and acknowledge them.
 
         Each entry's XADD and XACK run in one transaction: it is either still pending here or
         in the dead-letter stream, never lost and never in both.
         """
         async with self._redis.pipeline(transaction=True) as pipe:
-            for entry_id, fields, reason, error in entries:
-                record: dict[bytes, bytes] = dict(fields)
-                record[DL_REASON] = reason.encode()
-                record[DL_ERROR] = error[:_MAX_ERROR_CHARS].encode("utf-8", "replace")
-                record[DL_ENTRY_ID] = entry_id.encode()
+            for entry in entries:
+                record: dict[bytes, bytes] = dict(entry.fields)
+                record[DL_REASON] = entry.reason.value.encode()
+                record[DL_ERROR] = entry.error[:_MAX_ERROR_CHARS].encode("utf-8", "replace")
+                record[DL_ENTRY_ID] = entry.entry_id.encode()
                 record[DL_CONSUMER] = self.consumer.encode("utf-8", "replace")
                 pipe.xadd(
                     self.dead_letter_stream,
@@ -86,7 +107,7 @@ class StreamAdmin:
                     maxlen=DEAD_LETTER_MAXLEN,
                     approximate=True,
                 )
-                pipe.xack(self.stream, self.group, entry_id)
+                pipe.xack(self.stream, self.group, entry.entry_id)
             await pipe.execute()
 
     async def update_gauges(self, metrics: WorkerMetrics) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.worker import Worker
 
 import worker.main
 from tests.worker.events_support import STREAM, add, app_event, eventually
@@ -127,3 +128,16 @@ def test_the_arq_cli_attribute_is_built_from_the_environment(
 def test_any_other_missing_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchThing"):
         _ = worker.main.NoSuchThing
+
+
+# arq 0.28 closes its pool with redis-py's deprecated `close()`.
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_an_arq_worker_built_from_the_settings_starts_and_stops_cleanly(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    options = {**worker_settings(settings_for(redis_url)), "burst": True, "poll_delay": 0}
+    arq_worker = Worker(**options, handle_signals=False)  # type: ignore[arg-type]
+    await arq_worker.main()
+    assert "consumer" in arq_worker.ctx
+    await arq_worker.close()
+    assert asyncio.all_tasks() == {asyncio.current_task()}

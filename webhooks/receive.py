@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import Final
 
@@ -113,7 +113,7 @@ def _queue(scope: Scope) -> EventQueue:
     return queue
 
 
-class WebhookEndpoint:
+class WebhookEndpoint(ABC):
     """ASGI endpoint shared by both sources: timing, metrics and error attribution."""
 
     source: Source
@@ -121,27 +121,30 @@ class WebhookEndpoint:
     def __init__(self, *, metrics: WebhookMetrics, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
-        self._clock: Callable[[], float] = time.perf_counter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = self._clock()
+        started = time.perf_counter()
         try:
             added = await self.accept(scope, receive)
         except WebhookError as exc:
             exc.source = self.source
-            self._metrics.observe(self.source, exc.outcome, self._clock() - started)
+            self._metrics.observe(self.source, exc.outcome, time.perf_counter() - started)
             if isinstance(exc, QueueUnavailable):
                 logger.warning("%s webhook not accepted: %s", self.source, exc.reason)
             raise
         except ClientDisconnected:
             return
+        except Exception:
+            # A bug answers 500 (the app's handler); the sender retries as after a 503.
+            self._metrics.observe(self.source, Outcome.UNAVAILABLE, time.perf_counter() - started)
+            raise
         await send_ok(send)
         outcome = Outcome.ACCEPTED if added else Outcome.DUPLICATE
-        self._metrics.observe(self.source, outcome, self._clock() - started)
+        self._metrics.observe(self.source, outcome, time.perf_counter() - started)
 
+    @abstractmethod
     async def accept(self, scope: Scope, receive: Receive) -> bool:
         """Verify and enqueue one request; True if new, False if a duplicate."""
-        raise NotImplementedError
 
 
 class AgoraWebhook(WebhookEndpoint):

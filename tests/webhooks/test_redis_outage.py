@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from collections.abc import Callable
 
 import httpx
@@ -11,6 +13,7 @@ import redis.asyncio as aioredis
 
 from tests.processes import eventually
 from tests.webhooks.conftest import STREAM, ncs_body, ncs_headers, serve
+from webhooks.app import REDIS_SOCKET_TIMEOUT_S
 from worker.redis_server import RedisServer
 from worker.settings import Settings
 
@@ -90,3 +93,26 @@ async def test_a_refused_event_is_accepted_when_its_sender_retries(
         retried = await client.post("/webhooks/agora", content=body, headers=ncs_headers(body))
     assert (refused.status_code, retried.status_code) == (503, 200)
     assert await _notice_ids_in_stream(server.url) == {"n-retried"}
+
+
+async def test_a_hung_redis_answers_503_within_the_socket_timeout(
+    settings: Settings, redis_server_factory: Callable[..., RedisServer]
+) -> None:
+    server = redis_server_factory()
+    assert server.process is not None
+    body = ncs_body("n-hung")
+    async with serve(settings.model_copy(update={"redis_url": server.url})) as client:
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            response = await client.post("/webhooks/agora", content=body, headers=ncs_headers(body))
+            elapsed_s = time.monotonic() - started
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        assert response.status_code == 503
+        assert elapsed_s < 3 * REDIS_SOCKET_TIMEOUT_S
+        # Whether or not Redis still runs the timed-out script once it resumes, the sender's
+        # retry is answered 200 and the event is stored once.
+        retried = await client.post("/webhooks/agora", content=body, headers=ncs_headers(body))
+        assert retried.status_code == 200
+    assert await _notice_ids_in_stream(server.url) == {"n-hung"}

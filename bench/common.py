@@ -202,7 +202,11 @@ def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 
 def _python_worker(
-    port: int, payloads: list[bytes], connections: int, duration_s: float, results: object
+    port: int,
+    payloads: list[bytes],
+    connections: int,
+    duration_s: float,
+    results: multiprocessing.Queue[tuple[list[float], int, float]],
 ) -> None:
     """One process: `connections` keep-alive sockets, each with one request in flight."""
     selector = selectors.DefaultSelector()
@@ -229,10 +233,10 @@ def _python_worker(
         send_next(sock)
     while time.perf_counter() < deadline:
         for key, _ in selector.select(timeout=0.1):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            buffer = buffers[sock]
-            buffer += sock.recv(65536)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            buffer = buffers[ready]
+            buffer += ready.recv(65536)
             while (end := buffer.find(b"\r\n\r\n")) >= 0:
                 head = bytes(buffer[:end]).lower()
                 length_at = head.find(b"content-length:")
@@ -240,14 +244,14 @@ def _python_worker(
                 if len(buffer) < end + 4 + length:
                     break
                 del buffer[: end + 4 + length]
-                latencies.append(time.perf_counter() - sent_at[sock])
+                latencies.append(time.perf_counter() - sent_at[ready])
                 if not head.startswith(b"http/1.1 2"):
                     non_2xx += 1
-                send_next(sock)
+                send_next(ready)
     elapsed = time.perf_counter() - started
     for sock in buffers:
         sock.close()
-    results.put((latencies, non_2xx, elapsed))  # type: ignore[attr-defined]
+    results.put((latencies, non_2xx, elapsed))
 
 
 def run_python_load(

@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         "set, and the sandbox (a local stand-in for Agora) unless Agora credentials are set; "
         "then the webhook service and a worker, wired together. Ctrl-C stops everything.",
     )
+    dev.add_argument(
+        "--demo", action="store_true",
+        help="also simulate a few sandbox channels that fill and empty, so recordings start "
+        "and stop (empty-channel grace 5 s unless AUTOREC_EMPTY_GRACE_S is set)",
+    )  # fmt: skip
     dev.add_argument("--host", default="127.0.0.1", help="webhook service address")
     dev.add_argument("--port", type=_port, default=8000, help="webhook service port")
     choice = dev.add_mutually_exclusive_group()
@@ -181,6 +186,7 @@ def _dev(args: argparse.Namespace, extra: list[str]) -> int:
         sandbox_port=args.sandbox_port,
         redis_port=args.redis_port,
         metrics_port=args.metrics_port,
+        demo=args.demo,
     )
     return commands.run_dev(options, grace_s=args.grace_s)
 

@@ -38,6 +38,12 @@ class DevOptions:
     sandbox_port: int = 0
     redis_port: int = 0
     metrics_port: int = 0
+    demo: bool = False
+    """Simulate channels that fill and empty (`worker.demo`); needs the sandbox."""
+
+
+#: Empty-channel grace of a demo unless AUTOREC_EMPTY_GRACE_S is set: short enough to watch.
+DEMO_GRACE_S = 5
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,15 @@ def plan_dev(
 
     webhooks_url = f"http://{_display_host(options.host)}:{options.port}"
     ready = http_ready(f"{webhooks_url}/readyz")
+    sandbox_url: str | None = None
+    if options.demo:
+        if options.sandbox is False or not uses_sandbox(settings, options.sandbox):
+            raise ConfigError(
+                "--demo simulates channels in the sandbox; it cannot run on real Agora "
+                "(add --sandbox to use the sandbox anyway)"
+            )
+        if "autorec_empty_grace_s" not in settings.model_fields_set:
+            env["AUTOREC_EMPTY_GRACE_S"] = str(DEMO_GRACE_S)
     if uses_sandbox(settings, options.sandbox):
         sandbox_port = _port(options.sandbox_port, "--sandbox-port")
         sandbox_url = f"http://{LOOPBACK}:{sandbox_port}"
@@ -119,6 +134,12 @@ def plan_dev(
     argv = [sys.executable, "-m", "worker.cli", "worker"]
     children.append(ChildSpec("worker", argv, env=worker_env, ready_check=ready))
     endpoints.append(Endpoint("worker", f"http://{LOOPBACK}:{metrics_port}/metrics", "metrics"))
+
+    if options.demo and sandbox_url is not None:
+        argv = [sys.executable, "-m", "worker.demo", "--sandbox-url", sandbox_url]
+        children.append(ChildSpec("demo", argv, env={**base_env, "PYTHONUNBUFFERED": "1"}))
+        recordings = f"{sandbox_url}/_sandbox/recordings"
+        endpoints.append(Endpoint("demo", recordings, "simulated channels demo-*"))
     return DevStack(children, endpoints)
 
 

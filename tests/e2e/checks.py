@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -47,7 +48,7 @@ def overlapping_recordings(tasks: Iterable[Recording]) -> list[tuple[Recording, 
     overlaps = []
     for channel_tasks in by_channel.values():
         channel_tasks.sort(key=lambda task: task.started_at_ms)
-        for earlier, later in zip(channel_tasks, channel_tasks[1:], strict=False):
+        for earlier, later in itertools.pairwise(channel_tasks):
             if earlier.ended_at_ms is None or earlier.ended_at_ms > later.started_at_ms:
                 overlaps.append((earlier, later))
     return overlaps

@@ -242,3 +242,17 @@ def test_dev_help_states_the_demos_grace(capsys: pytest.CaptureFixture[str]) -> 
         build_parser().parse_args(["dev", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"grace {DEMO_GRACE_S} s unless AUTOREC_EMPTY_GRACE_S is set" in help_text
+
+
+def test_dev_on_the_sandbox_gives_the_worker_a_storage_target(tmp_path: Path) -> None:
+    worker = next(child for child in _plan(tmp_path).children if child.name == "worker")
+    assert worker.env is not None
+    settings = Settings(_env_file=None, **{k.lower(): v for k, v in worker.env.items()})  # type: ignore[arg-type]
+    assert settings.storage_configured
+
+
+def test_dev_keeps_a_configured_storage_target(tmp_path: Path) -> None:
+    stack = _plan(tmp_path, storage_bucket="mine")
+    worker = next(child for child in stack.children if child.name == "worker")
+    assert worker.env is not None
+    assert "STORAGE_BUCKET" not in worker.env

@@ -25,6 +25,10 @@ from worker.settings import ConfigError, Settings
 
 LOOPBACK = "127.0.0.1"
 _AGORA_CREDENTIALS = ("agora_app_id", "agora_customer_id", "agora_customer_secret")
+_STORAGE = (
+    "storage_vendor", "storage_region", "storage_bucket", "storage_access_key",
+    "storage_secret_key", "storage_endpoint",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ def plan_dev(
         credentials = _sandbox_credentials()
         env.update(credentials)
         env["AGORA_API_URLS"] = sandbox_url
+        if not any(getattr(settings, name) is not None for name in _STORAGE):
+            env.update(_sandbox_storage())
         ncs_url = f"{webhooks_url}/webhooks/agora"
         children.append(_sandbox_child(sandbox_port, ncs_url, credentials, base_env))
         endpoints.append(Endpoint("sandbox", sandbox_url, "Agora stand-in"))
@@ -212,6 +218,17 @@ def _sandbox_credentials() -> dict[str, str]:
         "AGORA_CUSTOMER_ID": f"dev-{secrets.token_hex(4)}",
         "AGORA_CUSTOMER_SECRET": secrets.token_urlsafe(24),
         "AGORA_NCS_SECRET": secrets.token_urlsafe(24),
+    }
+
+
+def _sandbox_storage() -> dict[str, str]:
+    """A storage target for the sandbox, which checks its shape but uploads nothing."""
+    return {
+        "STORAGE_VENDOR": "1",
+        "STORAGE_REGION": "0",
+        "STORAGE_BUCKET": "autorec-dev",
+        "STORAGE_ACCESS_KEY": f"dev-{secrets.token_hex(8)}",
+        "STORAGE_SECRET_KEY": secrets.token_urlsafe(24),
     }
 
 

@@ -137,6 +137,15 @@ class SandboxAdmin:
         answer = await self._post("/_sandbox/faults", rule)
         return int(answer["id"])
 
+    async def faults(self) -> list[dict[str, Any]]:
+        """Live fault rules (a rule whose count is used up is gone)."""
+        rules: list[dict[str, Any]] = await self._get("/_sandbox/faults")
+        return rules
+
+    async def fault_fired(self, rule_id: int) -> bool:
+        """Whether a rule with a count has been applied that many times."""
+        return all(rule["id"] != rule_id for rule in await self.faults())
+
     async def clear_faults(self) -> None:
         response = await self._http.delete("/_sandbox/faults")
         response.raise_for_status()

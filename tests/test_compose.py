@@ -225,6 +225,12 @@ class LocalService:
             "AGORA_NCS_SECRET": "local-ncs-secret",
             # Nothing calls Agora while idle; a closed port makes any call fail fast.
             "AGORA_API_URLS": f"http://127.0.0.1:{free_port()}",
+            # The worker refuses to start without storage for the recordings.
+            "STORAGE_VENDOR": "1",
+            "STORAGE_REGION": "0",
+            "STORAGE_BUCKET": "local-bucket",
+            "STORAGE_ACCESS_KEY": "local-access-key",
+            "STORAGE_SECRET_KEY": "local-secret-key",
         }
         command = [_interpolate(str(part), variables) for part in service["command"]]
         check = [_interpolate(str(part), variables) for part in service["healthcheck"]["test"]]

@@ -80,3 +80,28 @@ def recording_event_seen(sid: str) -> str:
 SIDS: Final = f"{PREFIX}sids"
 #: List of recent failures shown by `autorec status` (JSON records, newest first, capped).
 FAILURES: Final = f"{PREFIX}failures"
+
+
+#: Sorted set of channels with a current recording session (member = channel, score = ms).
+SESSIONS: Final = f"{PREFIX}sessions"
+#: Sorted set of channels with recording history (member = channel, score = last end, ms).
+HISTORY_INDEX: Final = f"{PREFIX}hist:index"
+
+
+def lock(name: str) -> str:
+    """String: the per-channel controller lock (a random token, PX above the job timeout)."""
+    return f"{PREFIX}lock:{channel_part(name)}"
+
+
+def recorder_sightings(name: str) -> str:
+    """Hash: recorder uid → sid announced by recording event 40 in the channel."""
+    return f"{PREFIX}rec40:{channel_part(name)}"
+
+
+def start_backoff(name: str) -> str:
+    """String with PX: no new start for the channel until it expires (after a hard failure)."""
+    return f"{PREFIX}backoff:{channel_part(name)}"
+
+
+#: String: the round-robin cursor of the periodic user-list check (a channel name).
+HEAL_CURSOR: Final = f"{PREFIX}heal:cursor"

@@ -5,9 +5,11 @@ arq reads a settings class's own `__dict__`, so the Redis connection cannot be a
 attribute. The pieces are therefore:
 
 - `WorkerOptions`: everything that does not depend on the environment (functions, hooks,
-  timings). The controller adds its jobs here.
+  timings), with default timeouts.
 - `worker_settings(settings)`: the complete arq settings (a dict arq accepts) for one
-  Settings object, with `redis_settings` from `REDIS_URL` and the Settings passed in `ctx`.
+  Settings object: the controller's jobs with their configured timeouts, the
+  `reconcile_all` cron, `poll_delay`/`max_jobs` from the settings, `redis_settings` from
+  `REDIS_URL` and the Settings passed in `ctx`.
   `autorec worker` runs `arq.worker.run_worker(worker_settings(settings))`.
 - `WorkerSettings`: `worker_settings(Settings.load())`, built on first access (module
   `__getattr__`), so `arq worker.main.WorkerSettings` works and importing this module reads
@@ -22,34 +24,35 @@ import os
 import socket
 from typing import Final, cast
 
+import httpx
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings
+from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
 
 from worker.consumer import StreamConsumer
+from worker.controller import Controller
+from worker.deps import build_deps, controller_config
 from worker.functions import WorkerContext
+from worker.functions.reconcile_all import reconcile_all
+from worker.functions.reconcile_channel import MAX_TRIES as RECONCILE_CHANNEL_MAX_TRIES
 from worker.functions.reconcile_channel import reconcile_channel
 from worker.metrics import WorkerMetrics, start_metrics_server
 from worker.normalize import UidRange
-from worker.occupancy import OccupancyRules
+from worker.policies import load_policies
 from worker.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
+from worker.recording_events import RecordingEventHandler
 from worker.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: Until policies are mapped onto occupancy rules, every channel is recorded from one user.
-DEFAULT_RULES: Final = OccupancyRules(record=True, min_users=1, count_audience=False)
 #: How long shutdown waits for the consumer to finish its step before cancelling it.
 CONSUMER_STOP_TIMEOUT_S: Final = 5.0
-RECONCILE_TIMEOUT_S: Final = 15
+#: Runs of one reconcile job (busy-lock retries included).
+RECONCILE_MAX_TRIES: Final = RECONCILE_CHANNEL_MAX_TRIES
 #: Reconcile job ids are unique per generation; a kept result only dedupes repeats of one.
 RECONCILE_KEEP_RESULT_S: Final = 300
-
-
-def default_rules(channel: str) -> OccupancyRules:
-    """The occupancy rules of every channel until policies are wired in."""
-    return DEFAULT_RULES
 
 
 def consumer_name(settings: Settings) -> str:
@@ -58,16 +61,29 @@ def consumer_name(settings: Settings) -> str:
 
 
 async def startup(ctx: WorkerContext) -> None:
-    """arq `on_startup`: build Settings once, start metrics and the events consumer."""
+    """arq `on_startup`: build Settings once, the controller, metrics and the events consumer.
+
+    Configuration is checked before anything is started: missing Agora credentials, storage
+    or a bad policy file stop the worker with one line naming the variable.
+    """
     settings = ctx.get("settings") or Settings.load()
     ctx["settings"] = settings
+    config = controller_config(settings)
+    policies = load_policies(
+        settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s
+    )
     metrics = WorkerMetrics.create()
     ctx["metrics"] = metrics
+    http = httpx.AsyncClient()
+    ctx["http"] = http
+    arq_redis = ctx["redis"]
+    deps = build_deps(settings, arq=arq_redis, http=http, config=config, policies=policies)
+    controller = Controller(deps)
+    ctx["controller"] = controller
     port = settings.autorec_worker_metrics_port
     ctx["metrics_server"] = start_metrics_server(metrics.registry, port=port) if port else None
     consumer_redis: aioredis.Redis[bytes] = aioredis.Redis.from_url(settings.redis_url)
     ctx["consumer_redis"] = consumer_redis
-    arq_redis = ctx["redis"]
 
     async def wake_reconcile(channel: str, gen: int) -> None:
         await enqueue_reconcile(arq_redis, channel, gen)
@@ -77,8 +93,9 @@ async def startup(ctx: WorkerContext) -> None:
         consumer_redis,
         stream=settings.autorec_events_stream,
         consumer_name=consumer_name(settings),
-        rules=default_rules,
+        rules=deps.rules,
         on_changed=wake_reconcile,
+        on_recording_event=RecordingEventHandler(controller).handle,
         recorder_uids=UidRange(lo, hi),
         dead_letter_after=settings.autorec_dead_letter_after,
         metrics=metrics,
@@ -90,7 +107,12 @@ async def startup(ctx: WorkerContext) -> None:
         await shutdown(ctx)
         raise
     ctx["consumer_task"] = asyncio.create_task(consumer.run(), name="autorec-events-consumer")
-    logger.info("events consumer %r reading %r", consumer.name, consumer.stream)
+    logger.info(
+        "events consumer %r reading %r; policies from %s",
+        consumer.name,
+        consumer.stream,
+        policies.source or "the built-in default",
+    )
 
 
 async def shutdown(ctx: WorkerContext) -> None:
@@ -107,31 +129,69 @@ async def shutdown(ctx: WorkerContext) -> None:
     consumer_redis = ctx.pop("consumer_redis", None)
     if consumer_redis is not None:
         await consumer_redis.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+    http = ctx.pop("http", None)
+    if http is not None:
+        await http.aclose()
     server = ctx.pop("metrics_server", None)
     if server is not None:
         server.close()
 
 
-class WorkerOptions:
-    """arq Worker options that do not depend on the environment."""
+def reconcile_schedule(interval_s: float) -> dict[str, set[int]]:
+    """arq cron fields that run `reconcile_all` about every `interval_s` seconds.
 
-    functions: list[Function] = [
+    Below a minute: the seconds of a minute that are multiples of the interval (rounded to
+    whole seconds; an interval that does not divide 60 has one shorter gap per minute).
+    From a minute: whole minutes, likewise.
+    """
+    seconds = max(1, round(interval_s))
+    if seconds < 60:
+        return {"second": set(range(0, 60, seconds))}
+    minutes = min(60, max(1, round(seconds / 60)))
+    return {"minute": set(range(0, 60, minutes)), "second": {0}}
+
+
+def controller_functions(
+    *, timeout_s: float, interval_s: float
+) -> tuple[list[Function], list[CronJob]]:
+    """The controller's jobs (timeouts of `timeout_s`) and the `reconcile_all` cron."""
+    functions = [
         func(
             # A TypedDict ctx is a dict at run time; arq's protocol just cannot say so.
             cast("WorkerCoroutine", reconcile_channel),
             name=RECONCILE_FUNCTION,
-            timeout=RECONCILE_TIMEOUT_S,
+            timeout=timeout_s,
             keep_result=RECONCILE_KEEP_RESULT_S,
+            max_tries=RECONCILE_MAX_TRIES,
         ),
     ]
+    crons = [
+        cron(
+            cast("WorkerCoroutine", reconcile_all),
+            name="reconcile_all",
+            **reconcile_schedule(interval_s),  # type: ignore[arg-type]
+            run_at_startup=True,
+            unique=True,
+            timeout=timeout_s,
+            keep_result=0,
+        )
+    ]
+    return functions, crons
+
+
+class WorkerOptions:
+    """arq Worker options that do not depend on the environment."""
+
+    functions: list[Function] = controller_functions(timeout_s=60, interval_s=30)[0]
     on_startup = startup
     on_shutdown = shutdown
-    poll_delay = 0.1
-    max_jobs = 50
-    job_timeout = 15
+    poll_delay = 0.05
+    max_jobs = 100
+    job_timeout = 60
     max_tries = 5
     health_check_interval = 15
-    job_completion_wait = 20
+    #: Below the compose file's stop_grace_period (40 s): running jobs finish before a kill.
+    job_completion_wait = 30
 
 
 def worker_settings(settings: Settings) -> dict[str, object]:
@@ -139,6 +199,15 @@ def worker_settings(settings: Settings) -> dict[str, object]:
     options = {
         name: value for name, value in vars(WorkerOptions).items() if not name.startswith("_")
     }
+    functions, crons = controller_functions(
+        timeout_s=settings.autorec_reconcile_timeout_s,
+        interval_s=settings.autorec_reconcile_interval_s,
+    )
+    options["functions"] = functions
+    options["cron_jobs"] = crons
+    options["poll_delay"] = settings.autorec_poll_delay_s
+    options["max_jobs"] = settings.autorec_max_jobs
+    options["job_timeout"] = settings.autorec_reconcile_timeout_s
     options["redis_settings"] = RedisSettings.from_dsn(settings.redis_url)
     options["ctx"] = {"settings": settings}
     return options

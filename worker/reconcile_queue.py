@@ -31,25 +31,37 @@ return 0
 """
 
 
-def reconcile_job_id(channel: str, gen: int) -> str:
-    """The arq job id of the reconcile for one generation of a channel's desired state."""
-    return f"reconcile:{channel}:{gen}"
+def reconcile_job_id(channel: str, gen: int, tag: str | None = None) -> str:
+    """The arq job id of the reconcile for one generation of a channel's desired state.
+
+    The controller's own wake-ups (a deferred check, a slot freed) add a `tag` such as
+    `t<due_ms>`, so they never collide with the generation's job, which may be running or
+    still keep its result.
+    """
+    base = f"reconcile:{channel}:{gen}"
+    return base if tag is None else f"{base}:{tag}"
 
 
 async def enqueue_reconcile(
-    arq: ArqRedis, channel: str, gen: int, *, defer_s: float | None = None
-) -> None:
+    arq: ArqRedis,
+    channel: str,
+    gen: int,
+    *,
+    defer_s: float | None = None,
+    tag: str | None = None,
+) -> bool:
     """Enqueue `reconcile_channel(channel)` for generation `gen`, optionally deferred.
 
-    Enqueuing a generation that is already queued, running or finished with a kept result
-    is a no-op (arq deduplicates by job id), so a repeated wake-up is harmless.
+    Enqueuing an id that is already queued, running or finished with a kept result is a
+    no-op (arq deduplicates by job id; returns False), so a repeated wake-up is harmless.
     """
-    await arq.enqueue_job(
+    job = await arq.enqueue_job(
         RECONCILE_FUNCTION,
         channel,
-        _job_id=reconcile_job_id(channel, gen),
-        _defer_by=defer_s,
+        _job_id=reconcile_job_id(channel, gen, tag),
+        _defer_by=defer_s if defer_s is None or defer_s > 0 else None,
     )
+    return job is not None
 
 
 async def clear_due(redis: aioredis.Redis[bytes], wakeups: Iterable[tuple[str, int]]) -> None:

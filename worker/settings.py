@@ -117,6 +117,25 @@ class Settings(BaseSettings):
         default=10, gt=0, description="Timeout of one Agora HTTP request, in seconds."
     )
     autorec_log_level: str = Field(default="INFO", description="Log level of all processes.")
+    autorec_reconcile_timeout_s: float = Field(
+        default=60,
+        ge=5,
+        description="Timeout of one reconcile job, in seconds (the channel lock lives 10 s "
+        "longer; a crashed worker's channels wait at most this long).",
+    )
+    autorec_confirm_delay_s: float = Field(
+        default=5,
+        gt=0,
+        description="Seconds after a start before the recording is confirmed by a query.",
+    )
+    autorec_poll_delay_s: float = Field(
+        default=0.05, gt=0, description="Seconds between the worker's polls for due jobs."
+    )
+    autorec_max_jobs: int = Field(
+        default=100,
+        ge=1,
+        description="Jobs one worker runs at once (reconciles waiting on the rate limit included).",
+    )
 
     # --- Storage (Agora storageConfig) -----------------------------------------------------
     storage_vendor: int | None = Field(

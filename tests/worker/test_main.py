@@ -34,6 +34,15 @@ def settings_for(redis_url: str, **overrides: object) -> Settings:
         "autorec_events_stream": STREAM,
         "autorec_worker_metrics_port": 0,
         "autorec_consumer_name": "test-worker",
+        "agora_app_id": "5a4d5a1a1b5c4e1f9f3a7c2b8d6e0f11",
+        "agora_customer_id": "customer",
+        "agora_customer_secret": "customer-secret",
+        "agora_api_urls": "http://127.0.0.1:9",
+        "storage_vendor": 1,
+        "storage_region": 0,
+        "storage_bucket": "bucket",
+        "storage_access_key": "access-key",
+        "storage_secret_key": "secret-key",
     }
     return Settings(**{**options, **overrides})  # type: ignore[arg-type]
 
@@ -113,7 +122,9 @@ def test_worker_settings_connect_arq_to_redis_url_and_pass_the_settings() -> Non
     )
     assert options["ctx"] == {"settings": settings}
     assert [f.name for f in WorkerOptions.functions] == ["reconcile_channel"]
-    assert (options["poll_delay"], options["health_check_interval"]) == (0.1, 15)
+    assert [f.name for f in options["functions"]] == ["reconcile_channel"]  # type: ignore[attr-defined]
+    assert [c.name for c in options["cron_jobs"]] == ["reconcile_all"]  # type: ignore[attr-defined]
+    assert (options["poll_delay"], options["health_check_interval"]) == (0.05, 15)
 
 
 def test_the_arq_cli_attribute_is_built_from_the_environment(

@@ -8,13 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.jobs import Job
-from arq.worker import Worker
 
-from worker import keys
-from worker.events import ChannelEvent, ChannelEventKind, EventSource, Role
-from worker.main import WorkerOptions
-from worker.occupancy import OccupancyRules, OccupancyScript
 from worker.reconcile_queue import (
     RECONCILE_DUE,
     clear_due,
@@ -64,37 +58,16 @@ async def test_clearing_a_wake_up_keeps_a_newer_generations_mark(redis: aioredis
     assert await due_wakeups(redis) == [("a", 3)]
 
 
-# --- the placeholder job ---------------------------------------------------------------------
+# --- controller wake-ups ---------------------------------------------------------------------
 
 
-async def run_reconcile(pool: ArqRedis, channel: str, gen: int) -> object:
-    """Enqueue and run one reconcile in a burst-mode arq worker; its result."""
-    await enqueue_reconcile(pool, channel, gen)
-    worker = Worker(
-        functions=WorkerOptions.functions,
-        redis_pool=pool,
-        burst=True,
-        poll_delay=0,
-        handle_signals=False,
-    )
-    await worker.main()
-    return await Job(reconcile_job_id(channel, gen), pool).result(timeout=5)
+def test_a_tagged_wake_up_has_its_own_job_id() -> None:
+    assert reconcile_job_id("room-1", 3, "t1700000000050") == "reconcile:room-1:3:t1700000000050"
 
 
-async def test_reconcile_would_start_an_occupied_channel_without_recording(
-    arq_pool: ArqRedis,
-) -> None:
-    join = ChannelEvent(
-        "room-1", 7, ChannelEventKind.JOIN, Role.HOST, 1, 1, False, "e", EventSource.APP
-    )
-    result = await OccupancyScript().apply(arq_pool, join, OccupancyRules())
-    assert await run_reconcile(arq_pool, "room-1", result.gen) == "start"
-
-
-async def test_reconcile_would_stop_a_recording_nobody_wants(arq_pool: ArqRedis) -> None:
-    await arq_pool.hset(keys.session("room-1"), "sid", "s1")
-    assert await run_reconcile(arq_pool, "room-1", 1) == "stop"
-
-
-async def test_reconcile_of_an_unknown_idle_channel_does_nothing(arq_pool: ArqRedis) -> None:
-    assert await run_reconcile(arq_pool, "room-9", 1) == "nothing"
+async def test_a_tagged_wake_up_is_enqueued_beside_the_generations_job(arq_pool: ArqRedis) -> None:
+    assert await enqueue_reconcile(arq_pool, "room-1", 3)
+    assert await enqueue_reconcile(arq_pool, "room-1", 3, tag="t5", defer_s=5)
+    assert not await enqueue_reconcile(arq_pool, "room-1", 3, tag="t5", defer_s=5)
+    jobs = sorted(m.decode() for m in await arq_pool.zrange("arq:queue", 0, -1))
+    assert jobs == ["reconcile:room-1:3", "reconcile:room-1:3:t5"]

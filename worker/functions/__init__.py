@@ -15,9 +15,11 @@ from arq.connections import ArqRedis
 from worker.settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
     import redis.asyncio as aioredis
 
     from worker.consumer import StreamConsumer
+    from worker.controller import Controller
     from worker.metrics import MetricsServer, WorkerMetrics
 
 
@@ -32,6 +34,10 @@ class WorkerContext(TypedDict, total=False):
     """The worker's Prometheus metrics."""
     metrics_server: MetricsServer | None
     """The metrics HTTP server, or None when AUTOREC_WORKER_METRICS_PORT is 0."""
+    http: httpx.AsyncClient
+    """The Agora client's HTTP connection pool."""
+    controller: Controller
+    """The channel controller (its `deps` hold the Agora client, slots, stores, policies)."""
     consumer_redis: aioredis.Redis[bytes]
     """The events consumer's own Redis client (it blocks on XREADGROUP)."""
     consumer: StreamConsumer

@@ -1,49 +1,42 @@
-"""`reconcile_channel(channel)`: move a channel's recording toward its desired state.
+"""`reconcile_channel(channel)`: move one channel's recording toward its desired state.
 
-For now it only decides and reports what it would do (start, stop or nothing); the
-controller replaces the body with the real reconcile (slots, rate limit, Agora calls).
+Short and idempotent: the work is `Controller.reconcile` (worker/controller.py) under the
+channel's lock. A job that finds the lock held waits briefly, then asks arq to run it again
+later (`Retry`): the holder re-reads the channel before it ends, and the retry re-reads it
+again, so no wake-up is lost.
 """
 
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
+from typing import Final
 
-from worker import keys
-from worker.channel_state import read_channel_state
+from arq.worker import Retry
+
+from worker.channel_lock import ChannelBusy
 from worker.functions import WorkerContext
 
 logger = logging.getLogger(__name__)
 
-
-class Intent(StrEnum):
-    """What a reconcile would do to the channel's recording."""
-
-    START = "start"
-    STOP = "stop"
-    NOTHING = "nothing"
+#: How long a job waits for a busy channel's lock before deferring itself.
+LOCK_WAIT_S: Final = 0.5
+#: Delay of the deferred retry when the lock stayed busy.
+BUSY_RETRY_S: Final = 1.0
+#: Runs of one job (lock retries included): covers a lock held for a whole job timeout.
+MAX_TRIES: Final = 120
 
 
 async def reconcile_channel(ctx: WorkerContext, channel: str) -> str:
-    """Compare desired and actual recording state of `channel`; log and return the intent."""
-    redis = ctx["redis"]
-    state = await read_channel_state(redis, channel)
-    desired = state is not None and state.desired
-    recording = bool(await redis.exists(keys.session(channel)))
-    if desired and not recording:
-        intent = Intent.START
-    elif recording and not desired:
-        intent = Intent.STOP
-    else:
-        intent = Intent.NOTHING
-    logger.info(
-        "reconcile %r (job %s): desired=%s recording=%s occupancy=%d gen=%d -> would %s",
-        channel,
-        ctx.get("job_id", "-"),
-        desired,
-        recording,
-        state.occupancy if state else 0,
-        state.gen if state else 0,
-        intent.value,
-    )
-    return intent.value
+    """Reconcile `channel`; returns the actions taken (`take_slot,acquire,start,...`)."""
+    controller = ctx["controller"]
+    try:
+        report = await controller.reconcile(channel, lock_wait_s=LOCK_WAIT_S)
+    except ChannelBusy:
+        logger.info(
+            "reconcile channel=%r (job %s): busy; retrying in %.1f s",
+            channel,
+            ctx.get("job_id", "-"),
+            BUSY_RETRY_S,
+        )
+        raise Retry(defer=BUSY_RETRY_S) from None
+    return report.summary()

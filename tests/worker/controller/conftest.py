@@ -1,0 +1,260 @@
+"""The controller against the sandbox on a real port and a real Redis.
+
+`stack` builds the controller as `worker.main.startup` does (fast timings), offers channel
+helpers that change both the sandbox (who is really in the channel) and our channel state
+(what the events would have said), and runs arq jobs with a background worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, cast
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.typing import WorkerCoroutine
+from arq.worker import Worker, func
+
+from sandbox.config import SandboxConfig
+from sandbox.models import Profile
+from sandbox.models import Role as SandboxRole
+from sandbox.recordings import Task
+from sandbox.testing import RunningSandbox, running_sandbox
+from sandbox.world import Sandbox
+from worker.agora import RetryPolicy
+from worker.controller import Controller
+from worker.deps import ControllerDeps, build_deps, controller_config
+from worker.events import ChannelEvent, ChannelEventKind, EventSource, Role
+from worker.functions import WorkerContext
+from worker.functions.reconcile_channel import reconcile_channel
+from worker.policies import PolicySet, parse_policies
+from worker.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
+from worker.sessions import Session
+from worker.settings import Settings
+
+GRACE_S = 0.2
+TIME_SCALE = 0.05
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 10.0, what: str = "condition"
+) -> None:
+    """Await `check()` becoming true (polling), or fail naming `what`."""
+    async with asyncio.timeout(timeout_s):
+        while not await check():
+            await asyncio.sleep(0.02)
+    assert await check(), what
+
+
+@dataclasses.dataclass
+class Stack:
+    """The controller, its sandbox and helpers."""
+
+    sandbox: RunningSandbox
+    settings: Settings
+    arq: ArqRedis
+    controller: Controller
+    ctx: WorkerContext
+    _seq: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
+    _worker: Worker | None = None
+    _worker_task: asyncio.Task[Any] | None = None
+
+    @property
+    def world(self) -> Sandbox:
+        return self.sandbox.world
+
+    @property
+    def deps(self) -> ControllerDeps:
+        return self.controller.deps
+
+    async def apply(self, channel: str, uid: int, kind: ChannelEventKind, role: Role) -> None:
+        """Apply one channel event to our state and wake the reconcile on a flip."""
+        seq = next(self._seq)
+        event = ChannelEvent(
+            channel,
+            uid,
+            kind,
+            role,
+            seq,
+            1_700_000_000_000 + seq,
+            False,
+            f"e{seq}",
+            EventSource.APP,
+        )
+        result = await self.deps.occupancy.apply(self.arq, event, self.deps.rules(channel))
+        if result.changed:
+            await enqueue_reconcile(self.arq, channel, result.gen)
+
+    async def join(self, channel: str, uid: int, *, role: str = "host") -> None:
+        """A user joins (sandbox and our state)."""
+        if role == "communication":
+            self.world.join(
+                channel, uid, role=SandboxRole.HOST, profile=Profile.COMMUNICATION, platform=7
+            )
+            await self.apply(channel, uid, ChannelEventKind.JOIN, Role.COMMUNICATION)
+        else:
+            sandbox_role = SandboxRole.HOST if role == "host" else SandboxRole.AUDIENCE
+            self.world.join(channel, uid, role=sandbox_role, profile=Profile.LIVE, platform=7)
+            await self.apply(channel, uid, ChannelEventKind.JOIN, Role(role))
+
+    async def leave(self, channel: str, uid: int, *, role: str = "host") -> None:
+        """A user leaves (sandbox and our state)."""
+        self.world.leave(channel, uid)
+        await self.apply(channel, uid, ChannelEventKind.LEAVE, Role(role))
+
+    def running(self, channel: str | None = None) -> list[Task]:
+        """Tasks running at the sandbox (of one channel)."""
+        self.world.tick()
+        return [
+            t
+            for t in self.world.tasks.values()
+            if t.phase.value == "running" and (channel is None or t.cname == channel)
+        ]
+
+    async def session(self, channel: str) -> Session | None:
+        return await self.deps.sessions.get(channel)
+
+    async def reconcile(self, channel: str) -> str:
+        """One reconcile job run, called directly."""
+        return await reconcile_channel(self.ctx, channel)
+
+    async def start_worker(self) -> None:
+        """Run reconcile jobs in the background (as a deployed worker would)."""
+        self._worker = Worker(
+            functions=[
+                func(
+                    cast("WorkerCoroutine", reconcile_channel),
+                    name=RECONCILE_FUNCTION,
+                    timeout=20,
+                    keep_result=300,
+                    max_tries=120,
+                )
+            ],
+            redis_pool=self.arq,
+            ctx=cast("dict[Any, Any]", self.ctx),
+            poll_delay=0.01,
+            max_jobs=100,
+            handle_signals=False,
+        )
+        self._worker_task = asyncio.create_task(self._worker.main())
+
+    async def stop_worker(self) -> None:
+        if self._worker_task is not None:
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+            self._worker_task = None
+
+
+def make_settings(sandbox: RunningSandbox, redis_url: str, **overrides: Any) -> Settings:
+    config = sandbox.config
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "agora_app_id": config.app_id,
+        "agora_customer_id": config.customer_id,
+        "agora_customer_secret": config.customer_secret,
+        "agora_api_urls": sandbox.url,
+        "autorec_empty_grace_s": GRACE_S,
+        "autorec_max_recordings": 50,
+        "autorec_max_api_qps": 200,
+        "autorec_reconcile_timeout_s": 20,
+        "autorec_worker_metrics_port": 0,
+        "storage_vendor": 1,
+        "storage_region": 0,
+        "storage_bucket": "autorec-test",
+        "storage_access_key": "AKIATESTACCESSKEY",
+        "storage_secret_key": "storage-secret-key-for-tests",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def build_stack(
+    sandbox: RunningSandbox,
+    redis_url: str,
+    arq: ArqRedis,
+    http: httpx.AsyncClient,
+    *,
+    policies: PolicySet | None = None,
+    **overrides: Any,
+) -> Stack:
+    settings = make_settings(sandbox, redis_url, **overrides)
+    config = dataclasses.replace(
+        controller_config(settings),
+        confirm_delay_ms=100,
+        not_found_backoff_ms=(100, 200, 300),
+        retry_delay_ms=100,
+        no_capacity_retry_ms=200,
+        failure_backoff_ms=500,
+        stop_failure_retry_ms=200,
+        user_list_quiet_ms=0,
+    )
+    deps = build_deps(
+        settings,
+        arq=arq,
+        http=http,
+        config=config,
+        policies=policies,
+        retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, total_timeout_s=5),
+    )
+    controller = Controller(deps)
+    ctx: WorkerContext = {"redis": arq, "settings": settings, "controller": controller}
+    return Stack(sandbox, settings, arq, controller, ctx)
+
+
+@pytest.fixture
+async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        yield pool
+    finally:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
+            await pool.aclose()
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig(time_scale=TIME_SCALE, seed=7)
+
+
+@pytest.fixture
+async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[RunningSandbox]:
+    async with running_sandbox(sandbox_config) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def policy_text() -> str | None:
+    return None
+
+
+@pytest.fixture
+async def stack(
+    sandbox: RunningSandbox,
+    redis_url: str,
+    arq_pool: ArqRedis,
+    http: httpx.AsyncClient,
+    policy_text: str | None,
+) -> AsyncIterator[Stack]:
+    policies = (
+        parse_policies(policy_text, default_grace_s=GRACE_S) if policy_text is not None else None
+    )
+    built = await build_stack(sandbox, redis_url, arq_pool, http, policies=policies)
+    try:
+        yield built
+    finally:
+        await built.stop_worker()

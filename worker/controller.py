@@ -1,0 +1,240 @@
+"""The per-channel reconcile: decide, act, persist, decide again — under the channel's lock.
+
+`Controller.reconcile(channel)` reads the channel's desired state, its session and Redis
+time, asks `worker.decide.decide` for the next action, performs it (the Agora calls live in
+`worker.controller_steps`) and loops until the answer is to wait or that nothing is to be
+done. Each iteration re-reads the channel, so a change of desired state (a newer `gen`) that
+arrived meanwhile is acted upon before the job ends. Waits are deferred wake-ups
+(`Controller.wake`), never sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Final
+
+from worker import keys
+from worker.channel_lock import channel_lock
+from worker.channel_state import ChannelState, read_channel_state, read_members
+from worker.controller_steps import perform
+from worker.decide import Action, Facts, decide
+from worker.deps import ControllerDeps
+from worker.events import Role
+from worker.history import Failure, HistoryEntry
+from worker.policies import Mode, Policy
+from worker.reconcile_queue import enqueue_reconcile
+from worker.recorder_uids import BACKUP, PRIMARY
+from worker.sessions import Session, SessionState
+
+logger = logging.getLogger(__name__)
+
+#: Decisions one job makes at most (a start is about five); the rest is a deferred wake-up.
+MAX_STEPS: Final = 12
+#: History outcomes after which the next session alternates the recorder uid.
+_FAILURE_OUTCOMES: Final = frozenset({"died", "exited", "sid_unknown", "start_failed"})
+
+
+@dataclass
+class Step:
+    """What one decision saw and did."""
+
+    channel: str
+    now_ms: int
+    state: ChannelState | None
+    session: Session | None
+    policy: Policy
+    action: Action
+
+
+@dataclass
+class Report:
+    """What a reconcile did: the actions in order; `final` is the last one."""
+
+    channel: str
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def final(self) -> Action | None:
+        """The decision the reconcile ended with."""
+        return self.actions[-1] if self.actions else None
+
+    def summary(self) -> str:
+        """`take_slot,acquire,start,...` for the job result and logs."""
+        return ",".join(action.do.value for action in self.actions)
+
+
+class Controller:
+    """Moves channels' recordings toward their desired state (see the module docstring)."""
+
+    def __init__(self, deps: ControllerDeps) -> None:
+        self.deps = deps
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def reconcile(self, channel: str, *, lock_wait_s: float = 0.0) -> Report:
+        """Reconcile one channel; raises ChannelBusy if another job holds its lock."""
+        report = Report(channel)
+        async with channel_lock(
+            self.deps.redis, channel, ttl_ms=self.deps.config.lock_ttl_ms, wait_s=lock_wait_s
+        ):
+            for _ in range(MAX_STEPS):
+                step = await self.observe(channel)
+                report.actions.append(step.action)
+                self._log(step)
+                if not await perform(self, step):
+                    return report
+            step = await self.observe(channel)
+            await self.wake(channel, step.now_ms, state=step.state)
+        return report
+
+    async def now_ms(self) -> int:
+        """Redis server time in ms (the clock of every stored time)."""
+        seconds, micros = await self.deps.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def observe(self, channel: str) -> Step:
+        """Read everything `decide` needs and decide."""
+        now = await self.now_ms()
+        state = await read_channel_state(self.deps.redis, channel)
+        session = await self.deps.sessions.get(channel)
+        policy = self.deps.policies.match(channel)
+        backoff_ms = await self.deps.redis.pttl(keys.start_backoff(channel))
+        facts = Facts(
+            now_ms=now,
+            desired=state is not None and state.desired,
+            empty_since_ms=state.empty_since_ms if state is not None else None,
+            session=session,
+            grace_ms=int(policy.grace_s * 1000),
+            max_duration_ms=policy.max_duration_s * 1000,
+            max_idle_ms=(
+                policy.max_idle_s * 1000
+                if policy.max_idle_s is not None and policy.mode is not Mode.WEB
+                else None
+            ),
+            backoff_until_ms=now + backoff_ms if backoff_ms > 0 else None,
+            sid_unknown_margin_ms=self.deps.config.sid_unknown_margin_ms,
+        )
+        return Step(channel, now, state, session, policy, decide(facts))
+
+    def _log(self, step: Step) -> None:
+        session = step.session
+        logger.info(
+            "reconcile channel=%r action=%s reason=%r state=%s uid=%s sid=%s desired=%s gen=%s",
+            step.channel,
+            step.action.do.value,
+            step.action.reason,
+            session.state.value if session else "-",
+            session.uid if session else "-",
+            session.sid if session and session.sid else "-",
+            step.state.desired if step.state else False,
+            step.state.gen if step.state else 0,
+        )
+
+    # --- shared helpers for the steps ------------------------------------------------------
+
+    async def wake(
+        self, channel: str, due_ms: int, *, state: ChannelState | None = None, now_ms: int = 0
+    ) -> None:
+        """Enqueue a reconcile of `channel` due at `due_ms` (Redis time)."""
+        if state is None:
+            state = await read_channel_state(self.deps.redis, channel)
+        gen = state.gen if state is not None else 0
+        now = now_ms or await self.now_ms()
+        due_ms = max(due_ms, now)
+        # Round up to 50 ms so that wake-ups of one instant share a job id.
+        due_ms = -(-due_ms // 50) * 50
+        await enqueue_reconcile(
+            self.deps.arq, channel, gen, defer_s=(due_ms - now) / 1000, tag=f"t{due_ms}"
+        )
+
+    async def wake_all(self, channels: list[str], now_ms: int) -> None:
+        """Wake channels admitted by a freed slot."""
+        for channel in channels:
+            logger.info("channel=%r: a slot is free; waking its reconcile", channel)
+            await self.wake(channel, now_ms, now_ms=now_ms)
+
+    async def save(self, session: Session, previous: Session | None) -> Session:
+        """Persist a session change and return the new session."""
+        await self.deps.sessions.save(session, previous)
+        return session
+
+    async def next_uid_index(self, channel: str, now_ms: int) -> int:
+        """The recorder uid a new session uses: the other one shortly after a session
+        that may have left its recorder in the channel (Agora: alternate on restart)."""
+        last = await self.deps.history.last(channel)
+        if last is None or now_ms - last.ended_ms > self.deps.config.alternate_uid_window_ms:
+            return PRIMARY
+        if last.outcome in _FAILURE_OUTCOMES or now_ms - last.ended_ms < 60_000:
+            return BACKUP if last.uid_index == PRIMARY else PRIMARY
+        return PRIMARY
+
+    async def observed_live(self, channel: str) -> bool:
+        """Whether the channel's events show the live profile (hosts or audience)."""
+        roles = {member.role for member in (await read_members(self.deps.redis, channel)).values()}
+        return Role.COMMUNICATION not in roles and bool(roles & {Role.HOST, Role.AUDIENCE})
+
+    async def finish(self, session: Session, outcome: str, now_ms: int, **extra: object) -> None:
+        """The recording has ended (or never started): history, forget the session, free
+        the slot, wake the channels now admitted."""
+        entry = HistoryEntry(
+            channel=session.channel,
+            outcome=outcome,
+            uid=session.uid,
+            uid_index=session.uid_index,
+            mode=session.mode,
+            policy=session.policy,
+            created_ms=session.created_ms,
+            ended_ms=now_ms,
+            resource_id=session.resource_id,
+            sid=session.sid,
+            started_ms=session.started_ms,
+            stop_reason=session.stop_reason,
+            files=tuple(extra.get("files", session.files)),  # type: ignore[arg-type]
+            uploading_status=extra.get("uploading_status", session.uploading_status),  # type: ignore[arg-type]
+            leave_code=session.leave_code,
+            exit_status=session.exit_status,
+            failover_uid=session.failover_uid,
+            last_error=session.last_error,
+        )
+        if outcome != "cancelled":
+            await self.deps.history.append(entry)
+        await self.deps.sessions.delete(session.channel)
+        logger.info(
+            "recording ended channel=%r uid=%d sid=%s outcome=%s",
+            session.channel,
+            session.uid,
+            session.sid or "-",
+            outcome,
+        )
+        if outcome in _FAILURE_OUTCOMES:
+            await self.deps.history.record_failure(
+                Failure(
+                    channel=session.channel,
+                    at_ms=now_ms,
+                    what=outcome,
+                    error=session.last_error or outcome,
+                )
+            )
+        await self.wake_all(await self.deps.slots.release(session.channel), now_ms)
+
+    async def start_failed(self, session: Session, error: str, now_ms: int) -> None:
+        """A start failed for good: record it, free the slot, back off before the next."""
+        failed = session.evolve(last_error=error)
+        backoff_ms = self.deps.config.failure_backoff_ms
+        await self.deps.redis.set(keys.start_backoff(session.channel), "1", px=backoff_ms)
+        await self.finish(failed, "start_failed", now_ms)
+        await self.wake(session.channel, now_ms + backoff_ms, now_ms=now_ms)
+
+    def new_session(self, channel: str, policy: Policy, uid_index: int, now_ms: int) -> Session:
+        """A session that holds a slot and is about to acquire."""
+        uids = self.deps.config.uids(channel)
+        return Session(
+            channel=channel,
+            state=SessionState.ACQUIRING,
+            uid=uids.uid(uid_index),
+            uid_index=uid_index,
+            mode=policy.mode.value,
+            policy=policy.label,
+            created_ms=now_ms,
+        )

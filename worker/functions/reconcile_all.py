@@ -1,0 +1,16 @@
+"""`reconcile_all()`: the periodic pass over every channel (worker/sweep.py).
+
+Registered as a unique arq cron job every `AUTOREC_RECONCILE_INTERVAL_S` (and at worker
+start, which also rebuilds the slot set after Redis lost data); tests call it directly.
+"""
+
+from __future__ import annotations
+
+from worker.functions import WorkerContext
+from worker.sweep import sweep
+
+
+async def reconcile_all(ctx: WorkerContext) -> str:
+    """One pass; returns its summary."""
+    report = await sweep(ctx["controller"])
+    return report.summary()

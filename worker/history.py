@@ -1,0 +1,147 @@
+"""Session history: every recording of a channel, kept `AUTOREC_SESSION_HISTORY_DAYS`.
+
+Per channel a Redis list `keys.history(channel)` of JSON entries, newest first, capped at
+`MAX_ENTRIES_PER_CHANNEL`, expiring `history_days` after its newest entry; the sorted set
+`keys.HISTORY_INDEX` lists channels by their last recording's end. Files and the upload
+status often arrive after the stop (recording events 31/32/11 come when the upload is done),
+so `update_by_sid` amends an entry in place. `keys.FAILURES` keeps the most recent failures.
+
+Read API for operator surfaces: `history(channel)`, `channels()`, `recent_failures()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+import redis.asyncio as aioredis
+
+from worker import keys
+
+MAX_ENTRIES_PER_CHANNEL: Final = 200
+MAX_FAILURES: Final = 200
+_DAY_MS: Final = 86_400_000
+
+# Amend the entry whose sid is ARGV[1] with the JSON object ARGV[2] (lists replace).
+_UPDATE_BY_SID: Final = """
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+local changes = cjson.decode(ARGV[2])
+for i, raw in ipairs(entries) do
+  local entry = cjson.decode(raw)
+  if entry['sid'] == ARGV[1] then
+    for k, v in pairs(changes) do entry[k] = v end
+    redis.call('LSET', KEYS[1], i - 1, cjson.encode(entry))
+    return 1
+  end
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One past recording of a channel (times in ms of Redis server time)."""
+
+    channel: str
+    outcome: str
+    """How it ended: stopped, no_recorded_data, already_stopping, not_found, died, exited,
+    sid_unknown, start_failed, cancelled."""
+    uid: int
+    mode: str
+    policy: str
+    created_ms: int
+    ended_ms: int
+    resource_id: str | None = None
+    sid: str | None = None
+    started_ms: int | None = None
+    stop_reason: str | None = None
+    files: tuple[str, ...] = ()
+    uploading_status: str | None = None
+    leave_code: int | None = None
+    exit_status: int | None = None
+    failover_uid: int | None = None
+    last_error: str | None = None
+    uid_index: int = 0
+
+    def to_json(self) -> bytes:
+        """The stored form."""
+        return orjson.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> HistoryEntry:
+        """Decode a stored entry (unknown keys ignored)."""
+        data: dict[str, Any] = orjson.loads(raw)
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["files"] = tuple(values.get("files") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failure worth an operator's attention."""
+
+    channel: str
+    at_ms: int
+    what: str
+    error: str
+
+
+class HistoryStore:
+    """Appends and reads channel histories and the recent-failures list."""
+
+    def __init__(self, redis: aioredis.Redis[bytes], *, history_days: float) -> None:
+        self.redis = redis
+        self.keep_ms = max(1, int(history_days * _DAY_MS))
+
+    async def append(self, entry: HistoryEntry) -> None:
+        """Add a finished recording (newest first) and refresh the retention."""
+        key = keys.history(entry.channel)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, entry.to_json())
+            pipe.ltrim(key, 0, MAX_ENTRIES_PER_CHANNEL - 1)
+            pipe.pexpire(key, self.keep_ms)
+            pipe.zadd(keys.HISTORY_INDEX, {entry.channel: entry.ended_ms})
+            await pipe.execute()
+
+    async def update_by_sid(self, channel: str, sid: str, **changes: Any) -> bool:
+        """Amend the channel's entry of recording `sid`; False if there is none."""
+        payload = orjson.dumps(
+            {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
+        )
+        found = await self.redis.eval(  # type: ignore[no-untyped-call]
+            _UPDATE_BY_SID, 1, keys.history(channel), sid, payload
+        )
+        return bool(found)
+
+    async def history(self, channel: str, *, now_ms: int | None = None) -> list[HistoryEntry]:
+        """The channel's recordings, newest first, within the retention."""
+        raw = await self.redis.lrange(keys.history(channel), 0, -1)
+        entries = [HistoryEntry.from_json(item) for item in raw]
+        if now_ms is not None:
+            entries = [e for e in entries if e.ended_ms >= now_ms - self.keep_ms]
+        return entries
+
+    async def last(self, channel: str) -> HistoryEntry | None:
+        """The channel's most recent recording."""
+        raw = await self.redis.lindex(keys.history(channel), 0)
+        return HistoryEntry.from_json(raw) if raw is not None else None
+
+    async def channels(self, *, now_ms: int) -> list[str]:
+        """Channels with history inside the retention, most recently ended first."""
+        await self.redis.zremrangebyscore(keys.HISTORY_INDEX, "-inf", now_ms - self.keep_ms)
+        return [c.decode() for c in await self.redis.zrevrange(keys.HISTORY_INDEX, 0, -1)]
+
+    async def record_failure(self, failure: Failure) -> None:
+        """Remember a failure (the list keeps the newest `MAX_FAILURES`)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(keys.FAILURES, orjson.dumps(dataclasses.asdict(failure)))
+            pipe.ltrim(keys.FAILURES, 0, MAX_FAILURES - 1)
+            await pipe.execute()
+
+    async def recent_failures(self, limit: int = 50) -> list[Failure]:
+        """The newest failures first."""
+        raw = await self.redis.lrange(keys.FAILURES, 0, limit - 1)
+        return [Failure(**orjson.loads(item)) for item in raw]

@@ -1,0 +1,134 @@
+"""The periodic reconcile of every channel (`reconcile_all`): Agora is the truth.
+
+One pass, bounded in work and Agora requests:
+
+1. Slots from sessions: a session without a lease gets one back (`Slots.rebuild`, e.g. after
+   Redis lost the slot set); a lease without a session (and without a reconcile holding
+   the channel's lock) is released: its recording is known to be gone.
+2. Every session with a sid is due for a query now: its channel's reconcile asks Agora,
+   renews the lease on status 4/5, restarts a dead recording, stops a leak.
+3. A reconcile is enqueued for every channel with a session, every channel that wants a
+   recording, every waiting channel (one no longer wanting leaves the queue) and every
+   channel `Slots.admissible` says fits now.
+4. The channel user list is checked for channels we believe occupied or recording, round
+   robin from a cursor, within what is left of the request budget of one interval
+   (`max_api_qps * interval / 2`, less one query per session), healing lost notifications.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from worker import keys
+from worker.agora import AgoraError
+from worker.controller import Controller
+from worker.heal import HealOutcome, heal_channel
+from worker.ratelimit import RateLimitTimeout
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    """What one pass did."""
+
+    sessions: int = 0
+    rebuilt: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    woken: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    healed: dict[str, HealOutcome] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for logs and the job result."""
+        return (
+            f"sessions={self.sessions} rebuilt={len(self.rebuilt)} "
+            f"released={len(self.released)} woken={len(self.woken)} "
+            f"user_lists={len(self.checked)} healed={len(self.healed)}"
+        )
+
+
+async def _tracked_channels(ctl: Controller) -> tuple[list[str], list[str]]:
+    """(channels wanting a recording, channels we believe occupied)."""
+    redis = ctl.deps.redis
+    channels = [c.decode() for c in await redis.zrange(keys.CHANNELS, 0, -1)]
+    if not channels:
+        return [], []
+    async with redis.pipeline(transaction=False) as pipe:
+        for channel in channels:
+            pipe.hmget(keys.channel(channel), "desired", "occupancy")
+        rows = await pipe.execute()
+    desired = [c for c, (d, _) in zip(channels, rows, strict=True) if d == b"1"]
+    occupied = [c for c, (_, o) in zip(channels, rows, strict=True) if o not in (None, b"0")]
+    return desired, occupied
+
+
+def _round_robin(candidates: Iterable[str], cursor: str | None, budget: int) -> list[str]:
+    ordered = sorted(set(candidates))
+    if not ordered or budget <= 0:
+        return []
+    start = 0
+    if cursor is not None:
+        start = next((i for i, c in enumerate(ordered) if c > cursor), 0)
+    rotated = ordered[start:] + ordered[:start]
+    return rotated[:budget]
+
+
+async def sweep(ctl: Controller) -> SweepReport:
+    """One periodic pass over every channel (see the module docstring)."""
+    deps = ctl.deps
+    report = SweepReport()
+    now = await ctl.now_ms()
+    sessions = await deps.sessions.list_sessions()
+    report.sessions = len(sessions)
+    with_session = {s.channel for s in sessions}
+    holders = set(await deps.slots.holders())
+
+    missing = sorted(with_session - holders)
+    if missing:
+        await deps.slots.rebuild(missing)
+        report.rebuilt = missing
+        logger.warning("reconcile_all: re-created slot leases for sessions %s", missing)
+    for channel in sorted(holders - with_session):
+        if await deps.redis.exists(keys.lock(channel)):
+            continue
+        if await deps.sessions.get(channel) is None:
+            report.released.append(channel)
+            await ctl.wake_all(await deps.slots.release(channel), now)
+    if report.released:
+        logger.warning("reconcile_all: released slots without a session: %s", report.released)
+
+    for session in sessions:
+        if session.sid is not None:
+            await deps.sessions.set_fields(session.channel, check_due_ms=now)
+    desired, occupied = await _tracked_channels(ctl)
+    waiting = await deps.slots.waiting()
+    admissible = await deps.slots.admissible()
+    to_wake = sorted(set(with_session) | set(desired) | set(waiting) | set(admissible))
+    for channel in to_wake:
+        await ctl.wake(channel, now, now_ms=now)
+    report.woken = to_wake
+
+    interval_budget = int(deps.config.max_api_qps * deps.config.reconcile_interval_s / 2)
+    budget = max(1, interval_budget - len(sessions))
+    cursor_raw = await deps.redis.get(keys.HEAL_CURSOR)
+    cursor = cursor_raw.decode() if cursor_raw is not None else None
+    candidates = _round_robin(set(occupied) | with_session, cursor, budget)
+    for channel in candidates:
+        try:
+            result = await heal_channel(deps, channel, now_ms=now)
+        except RateLimitTimeout:
+            logger.info("reconcile_all: request budget used up; user lists continue next pass")
+            break
+        except AgoraError as exc:
+            logger.warning("reconcile_all: user list of %r unavailable: %s", channel, exc)
+            continue
+        report.checked.append(channel)
+        if result.outcome in (HealOutcome.CLEARED, HealOutcome.ADDED):
+            report.healed[channel] = result.outcome
+    if report.checked:
+        await deps.redis.set(keys.HEAL_CURSOR, report.checked[-1])
+    logger.info("reconcile_all: %s", report.summary())
+    return report

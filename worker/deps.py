@@ -57,7 +57,8 @@ class ControllerConfig:
     limiter_timeout_s: float = 20.0
     """Longest wait for a request permit inside one job."""
     user_list_quiet_ms: int = 5_000
-    """The user-list check leaves alone channels with an event newer than this."""
+    """The user-list check leaves alone channels with an event newer than this (at most one
+    reconcile interval, so a lost notification is healed by the next pass but one)."""
     alternate_uid_window_ms: int = 600_000
     """A new session within this time of the last one uses the other recorder uid."""
     reconcile_interval_s: float = 30.0
@@ -108,6 +109,7 @@ def controller_config(settings: Settings) -> ControllerConfig:
         confirm_delay_ms=int(settings.autorec_confirm_delay_s * 1000),
         limiter_timeout_s=max(1.0, settings.autorec_reconcile_timeout_s / 3),
         reconcile_interval_s=settings.autorec_reconcile_interval_s,
+        user_list_quiet_ms=int(min(5.0, settings.autorec_reconcile_interval_s) * 1000),
         max_api_qps=settings.autorec_max_api_qps,
     )
 

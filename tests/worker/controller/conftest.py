@@ -31,12 +31,21 @@ from sandbox.world import Sandbox
 from worker.agora import RetryPolicy
 from worker.controller import Controller
 from worker.deps import ControllerDeps, build_deps, controller_config
-from worker.events import ChannelEvent, ChannelEventKind, EventSource, Role
+from worker.events import (
+    ChannelEvent,
+    ChannelEventKind,
+    EventSource,
+    RecordingDetails,
+    RecordingEvent,
+    RecordingEventType,
+    Role,
+)
 from worker.functions import WorkerContext
 from worker.functions.reconcile_channel import reconcile_channel
 from worker.policies import PolicySet, parse_policies
 from worker.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
-from worker.sessions import Session
+from worker.recording_events import RecordingEventHandler
+from worker.sessions import Session, SessionState
 from worker.settings import Settings
 
 GRACE_S = 0.2
@@ -104,6 +113,14 @@ class Stack:
             self.world.join(channel, uid, role=sandbox_role, profile=Profile.LIVE, platform=7)
             await self.apply(channel, uid, ChannelEventKind.JOIN, Role(role))
 
+    async def apply_join_only(self, channel: str, uid: int) -> None:
+        """Our state hears of a join the sandbox never saw (nobody publishes)."""
+        await self.apply(channel, uid, ChannelEventKind.JOIN, Role.COMMUNICATION)
+
+    async def apply_leave_only(self, channel: str, uid: int) -> None:
+        """Our state hears of a leave (the sandbox is unchanged)."""
+        await self.apply(channel, uid, ChannelEventKind.LEAVE, Role.COMMUNICATION)
+
     async def leave(self, channel: str, uid: int, *, role: str = "host") -> None:
         """A user leaves (sandbox and our state)."""
         self.world.leave(channel, uid)
@@ -117,6 +134,34 @@ class Stack:
             for t in self.world.tasks.values()
             if t.phase.value == "running" and (channel is None or t.cname == channel)
         ]
+
+    async def recording_event(
+        self, channel: str, event_type: int, *, sid: str, uid: int, sequence: int, **details: Any
+    ) -> None:
+        """Hand one recording event to the handler, as the consumer would."""
+        event = RecordingEvent(
+            channel=channel,
+            uid=uid,
+            sid=sid,
+            event_type=RecordingEventType(event_type),
+            sequence=sequence,
+            sendts_ms=1_700_000_000_000 + sequence,
+            service_type=0,
+            msg_name="",
+            details=RecordingDetails(**details),
+            event_id=f"rec-{sid}-{sequence}",
+        )
+        await RecordingEventHandler(self.controller).handle(event)
+
+    async def until_state(self, channel: str, *states: SessionState) -> Session:
+        """Reconcile `channel` until its session is in one of `states` (or fail)."""
+        for _ in range(50):
+            current = await self.session(channel)
+            if current is not None and current.state in states:
+                return current
+            await self.reconcile(channel)
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{channel} never reached {states}")
 
     async def session(self, channel: str) -> Session | None:
         return await self.deps.sessions.get(channel)
@@ -146,11 +191,17 @@ class Stack:
         self._worker_task = asyncio.create_task(self._worker.main())
 
     async def stop_worker(self) -> None:
-        if self._worker_task is not None:
-            self._worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
-            self._worker_task = None
+        """Stop polling and cancel the jobs still running (as a shutdown would)."""
+        if self._worker_task is None or self._worker is None:
+            return
+        self._worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker_task
+        self._worker_task = None
+        running = [*self._worker.tasks.values(), *self._worker.job_tasks.values()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 def make_settings(sandbox: RunningSandbox, redis_url: str, **overrides: Any) -> Settings:
@@ -243,17 +294,25 @@ def policy_text() -> str | None:
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
 async def stack(
     sandbox: RunningSandbox,
     redis_url: str,
     arq_pool: ArqRedis,
     http: httpx.AsyncClient,
     policy_text: str | None,
+    settings_overrides: dict[str, Any],
 ) -> AsyncIterator[Stack]:
     policies = (
         parse_policies(policy_text, default_grace_s=GRACE_S) if policy_text is not None else None
     )
-    built = await build_stack(sandbox, redis_url, arq_pool, http, policies=policies)
+    built = await build_stack(
+        sandbox, redis_url, arq_pool, http, policies=policies, **settings_overrides
+    )
     try:
         yield built
     finally:

@@ -1,0 +1,79 @@
+"""The periodic reconcile: leases renewed by query, lost notifications healed from the user
+list, slots rebuilt from sessions and released without one."""
+
+from __future__ import annotations
+
+from sandbox.models import Profile
+from sandbox.models import Role as SandboxRole
+from tests.worker.controller.conftest import Stack, eventually
+from worker import keys
+from worker.functions.reconcile_all import reconcile_all
+from worker.heal import HealOutcome
+from worker.sessions import SessionState
+from worker.sweep import sweep
+
+
+async def _lease_expiry(stack: Stack, channel: str) -> int:
+    snapshot = await stack.deps.slots.snapshot()
+    return next(lease.expires_at_ms for lease in snapshot.leases if lease.channel == channel)
+
+
+async def test_a_running_recording_is_queried_and_its_lease_renewed(stack: Stack) -> None:
+    await stack.join("room-1", 11)
+    await stack.until_state("room-1", SessionState.RUNNING)
+    before = await _lease_expiry(stack, "room-1")
+    report = await sweep(stack.controller)
+    assert report.woken == ["room-1"]
+    assert (await stack.reconcile("room-1")).startswith("query")
+    assert await _lease_expiry(stack, "room-1") > before
+
+
+async def test_a_dropped_leave_is_healed_from_the_user_list_and_the_recording_stopped(
+    stack: Stack,
+) -> None:
+    await stack.join("room-1", 11)
+    await stack.until_state("room-1", SessionState.RUNNING)
+    stack.world.leave("room-1", 11)  # the leave notification never arrives
+    report = await sweep(stack.controller)
+    assert report.healed == {"room-1": HealOutcome.CLEARED}
+    await stack.start_worker()
+
+    async def stopped() -> bool:
+        return await stack.session("room-1") is None and not stack.running()
+
+    await eventually(stopped, what="the recording of the emptied channel to stop")
+
+
+async def test_a_dropped_join_is_healed_from_the_user_list_and_recorded(stack: Stack) -> None:
+    await stack.join("room-1", 11)
+    await stack.until_state("room-1", SessionState.RUNNING)
+    stack.world.join("room-1", 12, role=SandboxRole.HOST, profile=Profile.LIVE, platform=7)
+    await stack.leave("room-1", 11)  # we only hear of this one
+    report = await sweep(stack.controller)
+    assert report.healed == {"room-1": HealOutcome.ADDED}
+    state = await stack.arq.hget(keys.channel("room-1"), "desired")
+    assert state == b"1"
+
+
+async def test_recorders_in_the_user_list_are_not_counted(stack: Stack) -> None:
+    await stack.join("room-1", 11)
+    await stack.until_state("room-1", SessionState.RUNNING)
+    report = await sweep(stack.controller)
+    assert report.checked == ["room-1"]
+    assert report.healed == {}
+
+
+async def test_lost_slot_leases_are_rebuilt_from_the_sessions(stack: Stack) -> None:
+    await stack.join("room-1", 11)
+    await stack.until_state("room-1", SessionState.RUNNING)
+    await stack.arq.delete(keys.SLOTS)
+    report = await sweep(stack.controller)
+    assert report.rebuilt == ["room-1"]
+    assert await stack.deps.slots.holders() == ["room-1"]
+
+
+async def test_a_lease_without_a_session_is_released(stack: Stack) -> None:
+    await stack.deps.slots.acquire("ghost")
+    summary = await reconcile_all(stack.ctx)
+    assert "released=1" in summary
+    assert await stack.deps.slots.holders() == []

@@ -1,4 +1,4 @@
-"""The `autorec` command line: dev, webhooks, worker, sandbox and token.
+"""The `autorec` command line: dev, webhooks, worker, status, sandbox and token.
 
 Bad arguments or a bad configuration end a command with one line on stderr and exit
 status 2, never a traceback. The commands themselves live in `worker.commands`.
@@ -133,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     worker.set_defaults(handler=_worker, parser=worker)
 
+    status = commands.add_parser(
+        "status",
+        help="show recording slots, waiting channels, recordings and recent failures",
+        description="Read autorec's state from Redis (REDIS_URL): recording slots used of "
+        "AUTOREC_MAX_RECORDINGS, channels waiting for a slot, channels recording (recorder "
+        "uid, sid, mode, duration) and recent failures. It starts or stops nothing.",
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON document instead")
+    status.add_argument(
+        "--failures", type=_count, default=10, metavar="N",
+        help="recent failures to show (default 10, 0 hides them)",
+    )  # fmt: skip
+    status.set_defaults(handler=_status, parser=status)
+
     sandbox = commands.add_parser(
         "sandbox",
         add_help=False,
@@ -205,6 +219,10 @@ def _worker(args: argparse.Namespace, extra: list[str]) -> int:
     return commands.run_worker(burst=args.burst, check=args.check)
 
 
+def _status(args: argparse.Namespace, extra: list[str]) -> int:
+    return commands.run_status(as_json=args.json, failures=args.failures)
+
+
 def _sandbox(args: argparse.Namespace, extra: list[str]) -> NoReturn:
     commands.exec_sandbox(extra)
 
@@ -261,6 +279,10 @@ def _uint32_positive(text: str) -> int:
 
 def _salt(text: str) -> int:
     return _int_in(text, 1, 99_999_999, "the salt")
+
+
+def _count(text: str) -> int:
+    return _int_in(text, 0, 1000, "the count")
 
 
 def _positive_int(text: str) -> int:

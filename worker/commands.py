@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from worker.agora.token import RtcRole
     from worker.devstack import DevOptions
+    from worker.status import StatusReport
 
 _UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -98,6 +99,45 @@ def run_worker(*, burst: bool, check: bool) -> int:
             )
         )
     run_arq_worker(options, **({"burst": True} if burst else {}))
+    return 0
+
+
+def run_status(*, as_json: bool, failures: int) -> int:
+    """Print the recording slots, waiting channels, recordings and recent failures.
+
+    Redis unreachable (or refusing us) is one line on stderr and exit status 1.
+    """
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    from worker.devstack import redact_url
+    from worker.status import read_status, render_status, status_console, status_json
+
+    settings = Settings.load()
+    try:
+        client: aioredis.Redis[bytes] = aioredis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=3, socket_timeout=5
+        )
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL: {exc}") from None
+
+    async def read() -> StatusReport:
+        try:
+            return await read_status(client, settings, failures=failures)
+        finally:
+            await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+
+    try:
+        report = asyncio.run(read())
+    except (RedisError, OSError) as exc:
+        where = redact_url(settings.redis_url)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"autorec: error: cannot read Redis at {where}: {reason}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(status_json(report))
+    else:
+        render_status(report, status_console())
     return 0
 
 

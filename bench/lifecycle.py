@@ -1,0 +1,328 @@
+"""Lifecycle bench: how soon a recording starts after its channel fills, and how fast a burst
+of channel opens is all recording under Agora's request-rate limit.
+
+The stack is what `autorec dev` runs, as child processes: a private redis-server, the
+sandbox as Agora (no latency; `--qps` requests/s per sliding second, 50 concurrent
+recordings), `autorec webhooks` and one `autorec worker`. Users join through the sandbox's
+admin API, which emits signed NCS notifications to the webhook service, as Agora would.
+
+- **Event → start request**: channels open one at a time at a steady low `--rate`; for each,
+  the time from the join until Agora (the sandbox) receives the recording's first `start`
+  request. Both clocks are the host's monotonic clock. Goal: p99 ≤ 50 ms.
+- **Burst**: `--burst` channels open at once; the time until the last one's `start` succeeded,
+  next to the bound the rate limit sets: an `acquire` and a `start` per channel, i.e.
+  `2 * burst / qps` seconds (100 requests at 10/s = 10 s). Goal: at most 1.15 times the bound with
+  no 429 answer.
+
+    .venv/bin/python -m bench.lifecycle
+    .venv/bin/python -m bench.lifecycle --channels 100 --rate 2 --burst 50 --qps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from worker.devrun import Supervisor
+from worker.devstack import DevOptions, plan_dev
+from worker.redis_server import free_port
+from worker.settings import Settings
+
+P99_GOAL_MS = 50.0
+BURST_GOAL_RATIO = 1.15
+REQUESTS_PER_OPEN = 2  # acquire + start
+SETTLE_TIMEOUT_S = 60.0
+POLL_S = 0.05
+#: Variables of the caller's environment that would point the stack elsewhere.
+_FOREIGN_PREFIXES = ("AGORA_", "AUTOREC_", "STORAGE_", "SANDBOX_", "REDIS_URL")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one bench run measured."""
+
+    qps: float
+    latency_samples: int
+    rate_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    burst: int
+    burst_s: float
+    rejected_429: int
+    limit_violations: int
+
+    @property
+    def bound_s(self) -> float:
+        """The time the rate limit alone needs for the burst's requests."""
+        return REQUESTS_PER_OPEN * self.burst / self.qps
+
+    @property
+    def ratio(self) -> float:
+        """Burst time over its bound."""
+        return self.burst_s / self.bound_s
+
+    def table(self) -> str:
+        """The printed result."""
+        n, rate = self.latency_samples, self.rate_per_s
+        burst_goal = f"≤ {BURST_GOAL_RATIO:g} x bound"
+        requests = REQUESTS_PER_OPEN * self.burst
+        rows = [
+            ("measure", "value", "goal"),
+            (f"event -> start request p50 ({n} opens at {rate:g}/s)", f"{self.p50_ms:.1f} ms", ""),
+            (f"event -> start request p99 ({n} opens at {rate:g}/s)", f"{self.p99_ms:.1f} ms",
+             f"≤ {P99_GOAL_MS:g} ms"),
+            ("event -> start request max", f"{self.max_ms:.1f} ms", ""),
+            (f"burst of {self.burst} opens: all recording", f"{self.burst_s:.2f} s", ""),
+            (f"bound: {requests} requests at {self.qps:g}/s", f"{self.bound_s:.2f} s", ""),
+            ("burst / bound", f"{self.ratio:.3f}", burst_goal),
+            ("429 answers (whole run)", str(self.rejected_429), "0"),
+            ("limit violations at Agora", str(self.limit_violations), "0"),
+        ]  # fmt: skip
+        width = max(len(row[0]) for row in rows) + 2
+        lines = [f"{name:<{width}}{value:>12}   {goal}".rstrip() for name, value, goal in rows]
+        verdict = "met" if self.goals_met else "NOT met"
+        return "\n".join([*lines, f"goals {verdict}"])
+
+    @property
+    def goals_met(self) -> bool:
+        """Whether every goal of the module docstring holds."""
+        return (
+            self.p99_ms <= P99_GOAL_MS
+            and self.ratio <= BURST_GOAL_RATIO
+            and self.rejected_429 == 0
+            and self.limit_violations == 0
+        )
+
+
+def percentile(values: Iterable[float], fraction: float) -> float:
+    """The nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+class Sandbox:
+    """The few admin calls the bench needs (`/_sandbox/...`, docs/sandbox.md)."""
+
+    def __init__(self, url: str) -> None:
+        self._http = httpx.AsyncClient(base_url=url, timeout=10.0)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str) -> Any:
+        response = await self._http.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    async def _post(self, path: str, body: Mapping[str, Any]) -> None:
+        response = await self._http.post(path, json=dict(body))
+        response.raise_for_status()
+
+    async def join(self, channel: str, uid: int) -> None:
+        await self._post(f"/_sandbox/channels/{channel}/join", {"uid": uid})
+
+    async def leave(self, channel: str, uid: int) -> None:
+        await self._post(f"/_sandbox/channels/{channel}/leave", {"uid": uid})
+
+    async def stats(self) -> dict[str, int]:
+        stats: dict[str, int] = await self._get("/_sandbox/stats")
+        return stats
+
+    async def first_starts(self, channels: Iterable[str]) -> dict[str, float]:
+        """Channel → arrival time (monotonic s) of the first `start` of its recording."""
+        wanted = set(channels)
+        resources = {
+            task["resource_id"]: task["cname"]
+            for task in await self._get("/_sandbox/recordings")
+            if task["cname"] in wanted
+        }
+        first: dict[str, float] = {}
+        for call in await self._get("/_sandbox/calls"):
+            if call["endpoint"] != "start":
+                continue
+            for resource_id, channel in resources.items():
+                if f"/resourceid/{resource_id}/" in call["path"]:
+                    first[channel] = min(first.get(channel, call["t"]), call["t"])
+        return first
+
+    async def last_successful_start(self, channels: Iterable[str]) -> float:
+        """Arrival time of the last successful `start` among the channels' recordings."""
+        wanted = set(channels)
+        resources = [
+            task["resource_id"]
+            for task in await self._get("/_sandbox/recordings")
+            if task["cname"] in wanted
+        ]
+        times = [
+            call["t"]
+            for call in await self._get("/_sandbox/calls")
+            if call["endpoint"] == "start"
+            and call["status"] == 200
+            and any(f"/resourceid/{r}/" in call["path"] for r in resources)
+        ]
+        return max(times)
+
+    async def running(self, channels: Iterable[str]) -> int:
+        wanted = set(channels)
+        return sum(
+            1
+            for task in await self._get("/_sandbox/recordings")
+            if task["cname"] in wanted and task["phase"] == "running"
+        )
+
+
+async def _until(condition: Any, *, what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout_s:g} s waiting for {what}")
+        await asyncio.sleep(POLL_S)
+
+
+def _child_env(qps: float, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
+    env.update(
+        {
+            "AUTOREC_MAX_API_QPS": f"{qps:g}",
+            "AUTOREC_MAX_RECORDINGS": "50",
+            "AUTOREC_EMPTY_GRACE_S": "0.5",
+            "AUTOREC_LOG_LEVEL": "INFO",
+            "SANDBOX_QPS_LIMIT": f"{qps:g}",
+            "SANDBOX_MAX_CONCURRENT": "50",
+            **extra,
+        }
+    )
+    return env
+
+
+@contextlib.asynccontextmanager
+async def running_stack(qps: float, log_path: Path) -> AsyncIterator[Sandbox]:
+    """`autorec dev`'s children (redis, sandbox, webhooks, worker) until the block exits."""
+    with tempfile.TemporaryDirectory(prefix="autorec-bench-") as data_dir:
+        stack = plan_dev(
+            Settings.model_construct(),
+            DevOptions(port=free_port(), sandbox=True),
+            base_env=_child_env(qps, {}),
+            data_dir=Path(data_dir),
+        )
+        sandbox_url = next(e.address for e in stack.endpoints if e.name == "sandbox")
+        with log_path.open("w", encoding="utf-8") as log:
+            supervisor = Supervisor(stack.children, out=log, grace_s=5.0, color=False)
+            ready = asyncio.Event()
+            run = asyncio.create_task(supervisor.run(on_ready=ready.set, handle_signals=False))
+            waiting = asyncio.create_task(ready.wait())
+            await asyncio.wait({run, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if run.done():
+                raise RuntimeError(f"the stack did not start; see {log_path}")
+            sandbox = Sandbox(sandbox_url)
+            try:
+                yield sandbox
+            finally:
+                await sandbox.aclose()
+                supervisor.request_stop()
+                await run
+
+
+async def _latency_phase(sandbox: Sandbox, channels: int, rate: float) -> list[float]:
+    names = [f"lat-{n}" for n in range(channels)]
+    joined: dict[str, float] = {}
+    began = time.monotonic()
+    for n, name in enumerate(names):
+        delay = began + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        joined[name] = time.monotonic()
+        await sandbox.join(name, 1)
+
+    async def all_started() -> bool:
+        return len(await sandbox.first_starts(names)) == len(names)
+
+    await _until(all_started, what="every channel's start", timeout_s=SETTLE_TIMEOUT_S)
+    starts = await sandbox.first_starts(names)
+    latencies_ms = [(starts[name] - joined[name]) * 1000 for name in names]
+    for name in names:
+        await sandbox.leave(name, 1)
+
+    async def all_stopped() -> bool:
+        return (await sandbox.stats())["active"] == 0
+
+    await _until(all_stopped, what="every recording to stop", timeout_s=SETTLE_TIMEOUT_S)
+    return latencies_ms
+
+
+async def _burst_phase(sandbox: Sandbox, burst: int, qps: float) -> float:
+    names = [f"burst-{n}" for n in range(burst)]
+    began = time.monotonic()
+    await asyncio.gather(*(sandbox.join(name, 1) for name in names))
+
+    async def all_running() -> bool:
+        return await sandbox.running(names) == burst
+
+    timeout_s = 3 * REQUESTS_PER_OPEN * burst / qps + SETTLE_TIMEOUT_S
+    await _until(all_running, what="the whole burst to record", timeout_s=timeout_s)
+    return await sandbox.last_successful_start(names) - began
+
+
+async def measure(
+    *, channels: int = 100, rate: float = 2.0, burst: int = 50, qps: float = 10.0,
+    log_path: Path | None = None,
+) -> Report:  # fmt: skip
+    """Run both phases on a fresh stack and return the figures."""
+    if log_path is None:
+        log_path = Path(tempfile.gettempdir()) / "autorec-bench-lifecycle.log"
+    async with running_stack(qps, log_path) as sandbox:
+        latencies_ms = await _latency_phase(sandbox, channels, rate)
+        # Let the stops' requests leave the rate window before the burst starts.
+        await asyncio.sleep(REQUESTS_PER_OPEN * 1.0)
+        burst_s = await _burst_phase(sandbox, burst, qps)
+        stats = await sandbox.stats()
+    return Report(
+        qps=qps,
+        latency_samples=len(latencies_ms),
+        rate_per_s=rate,
+        p50_ms=statistics.median(latencies_ms),
+        p99_ms=percentile(latencies_ms, 0.99),
+        max_ms=max(latencies_ms),
+        burst=burst,
+        burst_s=burst_s,
+        rejected_429=stats["rejected_429"],
+        limit_violations=stats["limit_violations"],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.lifecycle", description=__doc__)
+    parser.add_argument("--channels", type=int, default=100, help="channels of the latency run")
+    parser.add_argument("--rate", type=float, default=2.0, help="channel opens per second")
+    parser.add_argument("--burst", type=int, default=50, help="channels opened at once")
+    parser.add_argument("--qps", type=float, default=10.0, help="Agora requests/s (both sides)")
+    parser.add_argument("--log", type=Path, default=None, help="file for the children's output")
+    args = parser.parse_args(argv)
+    report = asyncio.run(
+        measure(
+            channels=args.channels, rate=args.rate, burst=args.burst, qps=args.qps,
+            log_path=args.log,
+        )
+    )  # fmt: skip
+    print(report.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,13 +1,18 @@
 """The per-channel controller lock: one reconcile acts on a channel at a time (I5).
 
-`SET autorec:lock:<channel> <token> NX PX ttl`, released by compare-and-delete, so a holder
-that outlived its TTL never deletes a successor's lock. The TTL is above the reconcile job's
-timeout: a job is cancelled (and its lock released) before the lock could expire under it.
+`SET autorec:lock:<channel> <token> NX PX ttl`, kept alive by the holder (renewed every
+third of the TTL while the block runs) and released by compare-and-delete, so a holder never
+deletes a successor's lock. The TTL is short (seconds), so the lock of a worker that was
+killed is free again soon and the periodic reconcile can take over the channel. A holder
+that finds its lock lost (it stalled past the TTL) is cancelled rather than act beside a
+successor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -15,11 +20,18 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from worker import keys
 
+logger = logging.getLogger(__name__)
+
 _RELEASE: Final = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 _POLL_S: Final = 0.02
@@ -31,6 +43,22 @@ class ChannelBusy(Exception):
     def __init__(self, channel: str) -> None:
         super().__init__(f"channel {channel!r} is being reconciled by another job")
         self.channel = channel
+
+
+async def _keep_alive(
+    redis: aioredis.Redis[bytes], key: str, token: str, ttl_ms: int, holder: asyncio.Task[object]
+) -> None:
+    while True:
+        await asyncio.sleep(ttl_ms / 3000)
+        try:
+            renewed = await redis.eval(_RENEW, 1, key, token, ttl_ms)  # type: ignore[no-untyped-call]
+        except RedisError as exc:
+            logger.warning("lock %s: renewal failed: %s", key, exc)
+            continue
+        if not renewed:
+            logger.error("lock %s was lost while held; cancelling its holder", key)
+            holder.cancel()
+            return
 
 
 @asynccontextmanager
@@ -45,7 +73,13 @@ async def channel_lock(
         if time.monotonic() >= deadline:
             raise ChannelBusy(channel)
         await asyncio.sleep(_POLL_S)
+    holder = asyncio.current_task()
+    assert holder is not None
+    keeper = asyncio.create_task(_keep_alive(redis, key, token, ttl_ms, holder))
     try:
         yield
     finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         await asyncio.shield(redis.eval(_RELEASE, 1, key, token))  # type: ignore[no-untyped-call]

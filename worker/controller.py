@@ -169,6 +169,13 @@ class Controller:
             return BACKUP if last.uid_index == PRIMARY else PRIMARY
         return PRIMARY
 
+    async def api_backlog_ms(self, now_ms: int) -> int:
+        """How far ahead the shared rate limiter has handed out permits (0: none waiting)."""
+        last = await self.deps.redis.zrevrange(keys.RATE_LIMIT, 0, 0, withscores=True)
+        if not last:
+            return 0
+        return max(0, int(last[0][1]) // 1000 - now_ms)
+
     async def observed_live(self, channel: str) -> bool:
         """Whether the channel's events show the live profile (hosts or audience)."""
         roles = {member.role for member in (await read_members(self.deps.redis, channel)).values()}

@@ -109,6 +109,8 @@ def _no_session(facts: Facts) -> Action:
 def _opening(facts: Facts, session: Session) -> Action:
     if not facts.desired and session.start_attempts == 0:
         return Action(Do.FINISH, "no longer wanted before start", outcome="cancelled")
+    if session.event_sid is not None and session.start_attempts > 0:
+        return Action(Do.ADOPT, "recording event 40 named the sid of our start")
     if session.retry_due_ms is not None and facts.now_ms < session.retry_due_ms:
         return _wait("retrying after a transient failure", session.retry_due_ms)
     if session.state is SessionState.ACQUIRING or session.resource_ms is None:

@@ -8,7 +8,7 @@ shared `RateLimiter`), the slots, the policies, the stores and the timing `Contr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -27,9 +27,6 @@ from worker.settings import Settings
 from worker.slots import Slots
 from worker.start_request import StorageTarget
 
-#: Seconds the channel lock outlives the reconcile job's timeout.
-LOCK_EXTRA_S: Final = 10
-
 
 @dataclass(frozen=True, slots=True)
 class ControllerConfig:
@@ -39,7 +36,8 @@ class ControllerConfig:
     app_certificate: SecretStr | None
     storage: StorageTarget
     recorder_range: UidRange
-    lock_ttl_ms: int = 70_000
+    lock_ttl_ms: int = 3_000
+    """Lifetime of the channel lock without renewal (its holder renews it every third)."""
     confirm_delay_ms: int = 5_000
     not_found_backoff_ms: tuple[int, ...] = (5_000, 10_000, 15_000)
     """Query 404 → look again after each of these before declaring the task dead."""
@@ -105,7 +103,6 @@ def controller_config(settings: Settings) -> ControllerConfig:
         app_certificate=settings.agora_app_certificate,
         storage=StorageTarget.from_settings(settings),
         recorder_range=UidRange(lo, hi),
-        lock_ttl_ms=int((settings.autorec_reconcile_timeout_s + LOCK_EXTRA_S) * 1000),
         confirm_delay_ms=int(settings.autorec_confirm_delay_s * 1000),
         limiter_timeout_s=max(1.0, settings.autorec_reconcile_timeout_s / 3),
         reconcile_interval_s=settings.autorec_reconcile_interval_s,

@@ -120,8 +120,7 @@ class Settings(BaseSettings):
     autorec_reconcile_timeout_s: float = Field(
         default=60,
         ge=5,
-        description="Timeout of one reconcile job, in seconds (the channel lock lives 10 s "
-        "longer; a crashed worker's channels wait at most this long).",
+        description="Timeout of one reconcile job, in seconds.",
     )
     autorec_confirm_delay_s: float = Field(
         default=5,
@@ -129,7 +128,7 @@ class Settings(BaseSettings):
         description="Seconds after a start before the recording is confirmed by a query.",
     )
     autorec_poll_delay_s: float = Field(
-        default=0.05, gt=0, description="Seconds between the worker's polls for due jobs."
+        default=0.02, gt=0, description="Seconds between the worker's polls for due jobs."
     )
     autorec_max_jobs: int = Field(
         default=100,

@@ -3,8 +3,9 @@
 `read_status()` takes one consistent snapshot of the slot semaphore (with Redis server time)
 and reads the sessions, the channels' occupancy and the recent failures around it;
 `render_status()` prints it as rich tables and `status_json()` as one JSON document.
-Reading never changes the recordings: the only write is the slot script's sweep of leases
-that have already expired, which every slot operation does first.
+Reading never changes a recording. The only writes are the housekeeping every reader does:
+the slot script sweeps leases that have already expired, and the session index drops
+channels whose session is gone.
 """
 
 from __future__ import annotations

@@ -223,10 +223,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Users join and leave a few sandbox channels on a loop (autorec dev --demo).",
     )
     parser.add_argument("--sandbox-url", required=True, help="http://127.0.0.1:PORT")
-    parser.add_argument("--channels", type=int, default=DemoPlan.channels)
-    parser.add_argument("--users", type=int, default=DemoPlan.users_per_channel)
-    parser.add_argument("--occupied-s", type=float, default=DemoPlan.occupied_s)
-    parser.add_argument("--empty-s", type=float, default=DemoPlan.empty_s)
+    parser.add_argument(
+        "--channels", type=int, default=DemoPlan.channels,
+        help=f"channels demo-1..demo-N, N at most {MAX_CHANNELS} (default {DemoPlan.channels})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--users", type=int, default=DemoPlan.users_per_channel,
+        help=f"users per channel, at most {MAX_USERS} (default {DemoPlan.users_per_channel})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--occupied-s", type=float, default=DemoPlan.occupied_s,
+        help=f"seconds a channel stays full (default {DemoPlan.occupied_s:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--empty-s", type=float, default=DemoPlan.empty_s,
+        help=f"seconds a channel stays empty (default {DemoPlan.empty_s:g})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         plan = DemoPlan(

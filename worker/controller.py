@@ -64,6 +64,26 @@ class Report:
         return ",".join(action.do.value for action in self.actions)
 
 
+def _opt_int(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _channel_state(raw: dict[bytes, bytes]) -> ChannelState | None:
+    """A channel hash (worker/occupancy.lua) as a ChannelState; None if never seen."""
+    if not raw:
+        return None
+    return ChannelState(
+        occupancy=int(raw.get(b"occupancy", b"0")),
+        desired=raw.get(b"desired", b"0") == b"1",
+        gen=int(raw.get(b"gen", b"0")),
+        hosts=int(raw.get(b"hosts", b"0")),
+        audience=int(raw.get(b"audience", b"0")),
+        empty_since_ms=_opt_int(raw.get(b"empty_since_ms")),
+        updated_ms=_opt_int(raw.get(b"updated_ms")),
+        closed_ts_ms=_opt_int(raw.get(b"closed_ts_ms")),
+    )
+
+
 class Controller:
     """Moves channels' recordings toward their desired state (see the module docstring)."""
 
@@ -94,12 +114,21 @@ class Controller:
         return int(seconds) * 1000 + int(micros) // 1000
 
     async def observe(self, channel: str) -> Step:
-        """Read everything `decide` needs and decide."""
-        now = await self.now_ms()
-        state = await read_channel_state(self.deps.redis, channel)
-        session = await self.deps.sessions.get(channel)
+        """Read everything `decide` needs (one round trip) and decide."""
+        async with self.deps.redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.hgetall(keys.channel(channel))
+            pipe.hgetall(keys.session(channel))
+            pipe.pttl(keys.start_backoff(channel))
+            (seconds, micros), channel_raw, session_raw, backoff_ms = await pipe.execute()
+        now = int(seconds) * 1000 + int(micros) // 1000
+        state = _channel_state(channel_raw)
+        session = (
+            Session.from_fields(channel, session_raw)
+            if session_raw and b"state" in session_raw
+            else None
+        )
         policy = self.deps.policies.match(channel)
-        backoff_ms = await self.deps.redis.pttl(keys.start_backoff(channel))
         facts = Facts(
             now_ms=now,
             desired=state is not None and state.desired,

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         description="Seconds after a start before the recording is confirmed by a query.",
     )
     autorec_poll_delay_s: float = Field(
-        default=0.02, gt=0, description="Seconds between the worker's polls for due jobs."
+        default=0.01, gt=0, description="Seconds between the worker's polls for due jobs."
     )
     autorec_max_jobs: int = Field(
         default=100,

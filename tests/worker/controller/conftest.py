@@ -191,7 +191,7 @@ class Stack:
         self._worker_task = asyncio.create_task(self._worker.main())
 
     async def stop_worker(self) -> None:
-        """Stop polling and cancel the jobs still running (as a shutdown would)."""
+        """Stop polling, let running jobs finish (cancel any still running after 5 s)."""
         if self._worker_task is None or self._worker is None:
             return
         self._worker_task.cancel()
@@ -199,6 +199,8 @@ class Stack:
             await self._worker_task
         self._worker_task = None
         running = [*self._worker.tasks.values(), *self._worker.job_tasks.values()]
+        if running:
+            await asyncio.wait(running, timeout=5)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

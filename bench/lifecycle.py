@@ -178,7 +178,7 @@ class Sandbox:
             and call["status"] == 200
             and any(f"/resourceid/{r}/" in call["path"] for r in resources)
         ]
-        return max(times)
+        return float(max(times))
 
     async def running(self, channels: Iterable[str]) -> int:
         wanted = set(channels)

@@ -16,7 +16,7 @@ StackFactory = Callable[..., AbstractAsyncContextManager[InProcessStack]]
 
 
 @pytest.fixture
-def stack(redis: aioredis.Redis, redis_url: str) -> StackFactory:
+def stack(redis: aioredis.Redis[bytes], redis_url: str) -> StackFactory:
     """`async with stack(env={...}, sandbox={...}, workers=n) as s:` on a flushed database."""
 
     def start(**options: Any) -> AbstractAsyncContextManager[InProcessStack]:

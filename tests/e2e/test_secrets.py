@@ -62,7 +62,7 @@ async def test_no_secret_or_recorder_token_appears_in_the_logs_of_a_full_run(
 
 @pytest.mark.slow
 async def test_no_secret_or_token_appears_in_the_output_of_any_process(
-    redis: aioredis.Redis, redis_url: str, tmp_path: Path
+    redis: aioredis.Redis[bytes], redis_url: str, tmp_path: Path
 ) -> None:
     async with process_stack(redis_url, tmp_path) as s:
         await s.worker("e2e-w1").start()

@@ -35,7 +35,7 @@ ENV = {
 
 
 async def test_a_worker_killed_inside_a_start_that_took_effect_recovers_to_one_recording(
-    redis: aioredis.Redis, redis_url: str, tmp_path: Path
+    redis: aioredis.Redis[bytes], redis_url: str, tmp_path: Path
 ) -> None:
     async with process_stack(redis_url, tmp_path, env=ENV) as s:
         worker = s.worker("e2e-w1")
@@ -64,7 +64,7 @@ async def test_a_worker_killed_inside_a_start_that_took_effect_recovers_to_one_r
 
 
 async def test_a_worker_killed_before_its_stop_reached_agora_stops_the_recording_after_restart(
-    redis: aioredis.Redis, redis_url: str, tmp_path: Path
+    redis: aioredis.Redis[bytes], redis_url: str, tmp_path: Path
 ) -> None:
     async with process_stack(redis_url, tmp_path, env=ENV) as s:
         worker = s.worker("e2e-w1")
@@ -86,7 +86,7 @@ async def test_a_worker_killed_before_its_stop_reached_agora_stops_the_recording
 
 
 async def test_a_worker_killed_after_its_stop_took_effect_frees_the_slot(
-    redis: aioredis.Redis, redis_url: str, tmp_path: Path
+    redis: aioredis.Redis[bytes], redis_url: str, tmp_path: Path
 ) -> None:
     async with process_stack(redis_url, tmp_path, env=ENV) as s:
         worker = s.worker("e2e-w1")

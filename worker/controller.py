@@ -31,6 +31,16 @@ logger = logging.getLogger(__name__)
 
 #: Decisions one job makes at most (a start is about five); the rest is a deferred wake-up.
 MAX_STEPS: Final = 12
+#: Permits in the rate limiter's current window, and how far ahead the last one lies (µs).
+_API_LOAD: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = redis.call('ZCOUNT', KEYS[1], string.format('%d', now - tonumber(ARGV[1])), '+inf')
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local ahead = 0
+if last[2] then ahead = tonumber(last[2]) - now end
+return {n, string.format('%d', ahead)}
+"""
 #: History outcomes after which the next session alternates the recorder uid.
 _FAILURE_OUTCOMES: Final = frozenset({"died", "exited", "sid_unknown", "start_failed"})
 
@@ -198,12 +208,15 @@ class Controller:
             return BACKUP if last.uid_index == PRIMARY else PRIMARY
         return PRIMARY
 
-    async def api_backlog_ms(self, now_ms: int) -> int:
-        """How far ahead the shared rate limiter has handed out permits (0: none waiting)."""
-        last = await self.deps.redis.zrevrange(keys.RATE_LIMIT, 0, 0, withscores=True)
-        if not last:
-            return 0
-        return max(0, int(last[0][1]) // 1000 - now_ms)
+    async def spare_api_capacity(self) -> bool:
+        """Whether a request that can wait (a check, a user list) may go now: nobody is
+        queued at the shared rate limiter and the current window is less than half used,
+        so starts and stops always find a permit quickly."""
+        limiter = self.deps.limiter
+        in_window, ahead_us = await self.deps.redis.eval(  # type: ignore[no-untyped-call]
+            _API_LOAD, 1, keys.RATE_LIMIT, limiter.interval_ms * 1000
+        )
+        return int(ahead_us) <= 0 and int(in_window) < max(1, limiter.permits_per_window // 2)
 
     async def observed_live(self, channel: str) -> bool:
         """Whether the channel's events show the live profile (hosts or audience)."""

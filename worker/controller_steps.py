@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 _TRANSIENT = (RateLimitTimeout, AgoraRetryableError, AgoraTransportError)
 #: start answers meaning the resource is unusable (433 expired, 1001 unknown, 432 mismatch).
 _RESOURCE_CODES = frozenset({432, 433, 1001})
-#: A query is put off while the rate limiter's queue is longer than this (ms).
-QUERY_YIELD_MS = 1_000
+#: How long a query is put off while the rate limit has no spare room (ms).
+QUERY_YIELD_MS = 250
 #: Query statuses of a task on its way out.
 _EXITING = frozenset({6, 7, 8, 20})
 
@@ -341,10 +341,9 @@ async def _query(ctl: Controller, step: Step, session: Session) -> bool:
     assert session.sid is not None
     config = ctl.deps.config
     now = step.now_ms
-    backlog_ms = await ctl.api_backlog_ms(now)
-    if backlog_ms > QUERY_YIELD_MS:
-        # Starts and stops of a burst go first; a check can wait until the queue drains.
-        due = now + backlog_ms
+    if not await ctl.spare_api_capacity():
+        # Starts and stops go first; a check can wait until the rate limit has room.
+        due = now + QUERY_YIELD_MS
         await ctl.save(session.evolve(check_due_ms=due), session)
         await ctl.wake(step.channel, due, state=step.state, now_ms=now)
         return False

@@ -117,6 +117,9 @@ async def sweep(ctl: Controller) -> SweepReport:
     cursor = cursor_raw.decode() if cursor_raw is not None else None
     candidates = _round_robin(set(occupied) | with_session, cursor, budget)
     for channel in candidates:
+        if not await ctl.spare_api_capacity():
+            logger.info("reconcile_all: the rate limit is busy; user lists continue next pass")
+            break
         try:
             result = await heal_channel(deps, channel, now_ms=now)
         except RateLimitTimeout:

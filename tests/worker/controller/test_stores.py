@@ -1,0 +1,106 @@
+"""Session and history stores, and the channel lock, on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+from arq.worker import Retry
+
+from tests.worker.controller.conftest import Stack
+from worker import keys
+from worker.channel_lock import ChannelBusy, channel_lock
+from worker.functions.reconcile_channel import reconcile_channel
+from worker.history import Failure, HistoryEntry, HistoryStore
+from worker.sessions import Session, SessionState, SessionStore
+
+DAY_MS = 86_400_000
+
+
+def entry(channel: str, sid: str, ended_ms: int) -> HistoryEntry:
+    return HistoryEntry(
+        channel=channel,
+        outcome="stopped",
+        uid=4_200_000_001,
+        mode="mix",
+        policy="default policy",
+        created_ms=ended_ms - 1000,
+        ended_ms=ended_ms,
+        sid=sid,
+    )
+
+
+async def test_history_lists_a_channels_recordings_newest_first(redis: aioredis.Redis) -> None:
+    store = HistoryStore(redis, history_days=1)
+    await store.append(entry("room-1", "a", 1_000))
+    await store.append(entry("room-1", "b", 2_000))
+    assert [e.sid for e in await store.history("room-1")] == ["b", "a"]
+    assert await store.channels(now_ms=2_000) == ["room-1"]
+
+
+async def test_history_older_than_the_retention_is_not_listed(redis: aioredis.Redis) -> None:
+    store = HistoryStore(redis, history_days=1)
+    await store.append(entry("room-1", "old", 1_000))
+    assert await store.history("room-1", now_ms=1_000 + DAY_MS + 1) == []
+    assert await store.channels(now_ms=1_000 + DAY_MS + 1) == []
+    assert 0 < await redis.pttl(keys.history("room-1")) <= DAY_MS
+
+
+async def test_a_history_entry_is_amended_by_its_sid(redis: aioredis.Redis) -> None:
+    store = HistoryStore(redis, history_days=1)
+    await store.append(entry("room-1", "a", 1_000))
+    await store.append(entry("room-1", "b", 2_000))
+    assert await store.update_by_sid("room-1", "a", files=("x.m3u8",), uploading_status="uploaded")
+    older = (await store.history("room-1"))[1]
+    assert (older.files, older.uploading_status) == (("x.m3u8",), "uploaded")
+    assert not await store.update_by_sid("room-1", "zzz", exit_status=0)
+
+
+async def test_recent_failures_come_newest_first(redis: aioredis.Redis) -> None:
+    store = HistoryStore(redis, history_days=1)
+    await store.record_failure(Failure("a", 1, "died", "404"))
+    await store.record_failure(Failure("b", 2, "start_failed", "400"))
+    assert [f.channel for f in await store.recent_failures()] == ["b", "a"]
+
+
+async def test_a_session_write_leaves_fields_set_by_events_alone(redis: aioredis.Redis) -> None:
+    store = SessionStore(redis)
+    first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, "mix", "p", 1, sid="s")
+    await store.save(first)
+    await store.set_fields("room-1", leave_code=4)
+    await store.save(first.evolve(check_due_ms=5), first)
+    stored = await store.get("room-1")
+    assert stored is not None
+    assert (stored.leave_code, stored.check_due_ms) == (4, 5)
+    assert [s.channel for s in await store.list_sessions()] == ["room-1"]
+
+
+async def test_event_fields_are_not_set_on_a_session_that_is_gone(redis: aioredis.Redis) -> None:
+    assert not await SessionStore(redis).set_fields("room-1", exit_status=0)
+    assert await redis.exists(keys.session("room-1")) == 0
+
+
+async def test_a_held_channel_lock_makes_a_second_holder_busy(redis: aioredis.Redis) -> None:
+    async with channel_lock(redis, "room-1", ttl_ms=3000):
+        with pytest.raises(ChannelBusy):
+            async with channel_lock(redis, "room-1", ttl_ms=3000, wait_s=0.05):
+                pass
+    async with channel_lock(redis, "room-1", ttl_ms=3000):
+        pass
+
+
+async def test_a_holder_that_lost_its_lock_is_cancelled(redis: aioredis.Redis) -> None:
+    async def hold() -> None:
+        async with channel_lock(redis, "room-1", ttl_ms=150):
+            await redis.delete(keys.lock("room-1"))
+            await asyncio.sleep(5)
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.create_task(hold()), timeout=2)
+
+
+async def test_a_reconcile_of_a_busy_channel_is_retried_later(stack: Stack) -> None:
+    async with channel_lock(stack.arq, "room-1", ttl_ms=3000):
+        with pytest.raises(Retry):
+            await reconcile_channel(stack.ctx, "room-1")

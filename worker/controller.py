@@ -153,6 +153,7 @@ class Controller:
             ),
             backoff_until_ms=now + backoff_ms if backoff_ms > 0 else None,
             sid_unknown_margin_ms=self.deps.config.sid_unknown_margin_ms,
+            sid_probe_ms=self.deps.config.sid_probe_ms,
         )
         return Step(channel, now, state, session, policy, decide(facts))
 

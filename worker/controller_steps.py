@@ -91,6 +91,15 @@ def _simple_change(step: Step, session: Session) -> Session:
         return session.evolve(
             state=SessionState.ACQUIRING, resource_id=None, resource_ms=None, start_attempts=0
         )
+    if do is Do.PROBE:
+        return session.evolve(
+            state=SessionState.ACQUIRING,
+            probe_of=session.resource_id,
+            resource_id=None,
+            resource_ms=None,
+            start_attempts=0,
+            retry_due_ms=None,
+        )
     if do is Do.SID_UNKNOWN:
         logger.warning(
             "channel=%r uid=%d: start outcome unknown on an expired resource; waiting for "
@@ -98,6 +107,13 @@ def _simple_change(step: Step, session: Session) -> Session:
             session.channel,
             session.uid,
         )
+        if session.probe_of is not None:
+            return session.evolve(
+                state=SessionState.SID_UNKNOWN,
+                resource_id=session.probe_of,
+                probe_of=None,
+                start_attempts=1,
+            )
         return session.evolve(state=SessionState.SID_UNKNOWN)
     assert do is Do.ADOPT
     logger.info(
@@ -133,6 +149,28 @@ async def _transient(ctl: Controller, step: Step, session: Session, exc: Excepti
     return False
 
 
+async def _probe_answered(ctl: Controller, step: Step, session: Session, why: str) -> bool:
+    """A probe could not start a new task: back to waiting for the first one's sid."""
+    retry_at = step.now_ms + ctl.deps.config.sid_probe_ms
+    logger.info(
+        "channel=%r uid=%d: probe answered %s; the earlier task counts as running",
+        session.channel,
+        session.uid,
+        why,
+    )
+    restored = session.evolve(
+        state=SessionState.SID_UNKNOWN,
+        resource_id=session.probe_of,
+        probe_of=None,
+        start_attempts=1,
+        retry_due_ms=retry_at,
+        last_error=why,
+    )
+    await ctl.save(restored, session)
+    await ctl.wake(step.channel, retry_at, state=step.state, now_ms=step.now_ms)
+    return False
+
+
 async def _take_slot(ctl: Controller, step: Step) -> bool:
     admission = await ctl.deps.slots.acquire(step.channel)
     if not admission.holds_slot:
@@ -157,6 +195,8 @@ async def _acquire(ctl: Controller, step: Step, session: Session) -> bool:
             client_request=acquire_request(),
         )
     except AgoraNoCapacity as exc:
+        if session.probe_of is not None:
+            return await _probe_answered(ctl, step, session, _error_text(exc))
         # Agora's own concurrency limit: give the slot back, wait first in line (design §7).
         logger.warning(
             "channel=%r: Agora has no capacity (%s); waiting at the head of the queue",
@@ -171,6 +211,8 @@ async def _acquire(ctl: Controller, step: Step, session: Session) -> bool:
     except _TRANSIENT as exc:
         return await _transient(ctl, step, session, exc)
     except AgoraError as exc:
+        if session.probe_of is not None:
+            return await _probe_answered(ctl, step, session, _error_text(exc))
         await ctl.start_failed(session, _error_text(exc), step.now_ms)
         return False
     logger.info(
@@ -231,6 +273,8 @@ async def _start(ctl: Controller, step: Step, session: Session) -> bool:
         await ctl.save(attempting.evolve(last_error=_error_text(exc)), attempting)
         return True
     except AgoraConflict as exc:
+        if attempting.probe_of is not None:
+            return await _probe_answered(ctl, step, attempting, "53 (task conflict)")
         return await _conflict(ctl, step, attempting, exc)
     except AgoraNoCapacity as exc:
         retry_ms = config.no_capacity_retry_ms
@@ -243,11 +287,15 @@ async def _start(ctl: Controller, step: Step, session: Session) -> bool:
             logger.info("channel=%r: resource unusable (%s); acquiring anew", session.channel, exc)
             await ctl.save(_reacquire(attempting, None, exc), attempting)
             return True
+        if attempting.probe_of is not None:
+            return await _probe_answered(ctl, step, attempting, _error_text(exc))
         await ctl.start_failed(attempting, _error_text(exc), step.now_ms)
         return False
     except _TRANSIENT as exc:
         return await _transient(ctl, step, attempting, exc)
     except (AgoraError, ValueError) as exc:
+        if attempting.probe_of is not None:
+            return await _probe_answered(ctl, step, attempting, _error_text(exc))
         await ctl.start_failed(attempting, _error_text(exc), step.now_ms)
         return False
     now = step.now_ms
@@ -259,7 +307,8 @@ async def _start(ctl: Controller, step: Step, session: Session) -> bool:
             session.uid,
         )
         await ctl.save(
-            attempting.evolve(state=SessionState.SID_UNKNOWN, started_ms=now), attempting
+            attempting.evolve(state=SessionState.SID_UNKNOWN, started_ms=now, probe_of=None),
+            attempting,
         )
         return True
     logger.info(
@@ -276,6 +325,7 @@ async def _start(ctl: Controller, step: Step, session: Session) -> bool:
             started_ms=now,
             check_due_ms=now + config.confirm_delay_ms,
             last_error=None,
+            probe_of=None,
         ),
         attempting,
     )

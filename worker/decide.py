@@ -33,6 +33,9 @@ class Do(StrEnum):
     """The resource is too old and no start was ever sent on it: acquire another."""
     SID_UNKNOWN = "sid_unknown"
     """A start may have succeeded on an expired resource: wait for event 40's sid."""
+    PROBE = "probe"
+    """No event 40 for long while the channel wants a recording: start afresh with the same
+    uid (53 means the task runs: keep waiting; success means it never ran)."""
     ADOPT = "adopt"
     """Recording event 40 told the sid of the task our uncertain start created."""
     QUERY = "query"
@@ -73,6 +76,8 @@ class Facts:
     """No new session before this time (after a hard start failure)."""
     sid_unknown_margin_ms: int = 60_000
     """Beyond `max_idle_ms`, how long Agora may take to end an idle task."""
+    sid_probe_ms: int = 120_000
+    """How long a wanted `sid_unknown` session waits for event 40 before probing."""
 
 
 def _wait(reason: str, *dues: int | None) -> Action:
@@ -108,6 +113,8 @@ def _no_session(facts: Facts) -> Action:
 
 def _opening(facts: Facts, session: Session) -> Action:
     if not facts.desired and session.start_attempts == 0:
+        if session.probe_of is not None:
+            return Action(Do.SID_UNKNOWN, "no longer wanted; the probed task may still run")
         return Action(Do.FINISH, "no longer wanted before start", outcome="cancelled")
     if session.event_sid is not None and session.start_attempts > 0:
         return Action(Do.ADOPT, "recording event 40 named the sid of our start")
@@ -139,7 +146,13 @@ def _sid_unknown(facts: Facts, session: Session) -> Action:
     if facts.desired:
         if session.undesired_since_ms is not None:
             return Action(Do.CLEAR_UNDESIRED, "wanted again")
-        return _wait("waiting for recording event 40")
+        probe_at = session.retry_due_ms
+        if probe_at is None:
+            began = session.started_ms or session.resource_ms or session.created_ms
+            probe_at = began + facts.sid_probe_ms
+        if facts.now_ms >= probe_at:
+            return Action(Do.PROBE, "no recording event 40; probing with a fresh start")
+        return _wait("waiting for recording event 40", probe_at)
     since = facts.empty_since_ms or session.undesired_since_ms
     if since is None:
         return Action(Do.MARK_UNDESIRED, "no longer wanted")

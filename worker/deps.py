@@ -52,6 +52,8 @@ class ControllerConfig:
     stop_failure_retry_ms: int = 30_000
     """Next stop attempt after a stop Agora refused as invalid."""
     sid_unknown_margin_ms: int = 60_000
+    sid_probe_ms: int = 120_000
+    """A wanted session of unknown sid probes with a fresh start after this long."""
     limiter_timeout_s: float = 20.0
     """Longest wait for a request permit inside one job."""
     user_list_quiet_ms: int = 5_000

@@ -67,6 +67,7 @@ _INT_FIELDS: Final = (
     "retry_due_ms",
 )
 _TEXT_FIELDS: Final = (
+    "probe_of",
     "mode",
     "policy",
     "resource_id",
@@ -116,6 +117,9 @@ class Session:
     stop_requested_ms: int | None = None
     event_sid: str | None = None
     """A sid announced by recording event 40 for this (channel, uid)."""
+    probe_of: str | None = None
+    """Set while a fresh start probes whether the task of a `sid_unknown` session runs:
+    the resource of that task (restored if the probe answers 53)."""
     leave_code: int | None = None
     exit_status: int | None = None
     """Recording event 11 for `sid`: the task has exited (0 normal, 1 abnormal)."""

@@ -255,6 +255,7 @@ async def build_stack(
         failure_backoff_ms=500,
         stop_failure_retry_ms=200,
         user_list_quiet_ms=0,
+        sid_probe_ms=300,
     )
     deps = build_deps(
         settings,

@@ -148,6 +148,18 @@ def test_a_sid_announced_by_event_40_is_adopted() -> None:
     assert decide(facts(waiting)).do is Do.ADOPT
 
 
+def test_a_wanted_session_of_unknown_sid_waits_for_event_40_then_probes() -> None:
+    waiting = session(SessionState.SID_UNKNOWN, resource_id="r1", started_ms=NOW - 1_000)
+    action = decide(facts(waiting))
+    assert (action.do, action.due_ms) == (Do.WAIT, NOW - 1_000 + 120_000)
+    assert decide(facts(waiting, now_ms=NOW + 119_000)).do is Do.PROBE
+
+
+def test_a_probe_no_longer_wanted_returns_to_waiting_for_the_probed_task() -> None:
+    probing = session(SessionState.ACQUIRING, probe_of="r1")
+    assert decide(facts(probing, desired=False)).do is Do.SID_UNKNOWN
+
+
 def test_a_session_of_unknown_sid_is_given_up_after_agoras_idle_exit() -> None:
     waiting = session(SessionState.SID_UNKNOWN, resource_id="r1")
     since = NOW - 300_000 - 60_000

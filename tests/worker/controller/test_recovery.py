@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sandbox.faults import FaultRule
-from tests.worker.controller.conftest import Stack
+from tests.worker.controller.conftest import Stack, eventually
 from worker.recorder_uids import BACKUP, PRIMARY
 from worker.sessions import SessionState
 
@@ -53,3 +53,47 @@ async def test_a_conflict_with_a_task_announced_by_event_40_adopts_that_task(sta
         first.uid,
     )
     assert len(stack.running("room-1")) == 1
+
+
+async def test_a_probe_of_a_running_task_of_unknown_sid_keeps_waiting_for_its_sid(
+    stack: Stack,
+) -> None:
+    stack.world.faults.add(FaultRule(endpoint="start", status=504, code=62, after=True, count=1))
+    await stack.join("room-1", 11)
+    waiting = await stack.until_state("room-1", SessionState.SID_UNKNOWN)
+    await eventually(lambda: _probed(stack, "room-1"), what="a probe answered 53")
+    after = await stack.session("room-1")
+    assert after is not None
+    assert (after.state, after.resource_id, after.probe_of) == (
+        SessionState.SID_UNKNOWN,
+        waiting.resource_id,
+        None,
+    )
+    assert len(stack.running("room-1")) == 1
+
+
+async def _probed(stack: Stack, channel: str) -> bool:
+    await stack.reconcile(channel)
+    current = await stack.session(channel)
+    return current is not None and "53" in (current.last_error or "")
+
+
+async def test_a_probe_starts_the_recording_when_the_uncertain_start_never_ran(
+    stack: Stack,
+) -> None:
+    stack.world.faults.add(FaultRule(endpoint="start", status=504, code=62, after=True, count=1))
+    await stack.join("room-1", 11)
+    waiting = await stack.until_state("room-1", SessionState.SID_UNKNOWN)
+    (task,) = stack.running("room-1")
+    stack.world.kill(task.sid)  # it dies before anyone learns its sid
+    await eventually(lambda: _recording_again(stack, task.sid), what="a new recording")
+    current = await stack.session("room-1")
+    assert current is not None
+    assert current.uid == waiting.uid
+    assert current.probe_of is None
+
+
+async def _recording_again(stack: Stack, old_sid: str) -> bool:
+    await stack.reconcile("room-1")
+    current = await stack.session("room-1")
+    return current is not None and current.sid is not None and current.sid != old_sid

@@ -20,6 +20,7 @@ TRANSIENT = (RateLimitTimeout, AgoraRetryableError, AgoraTransportError)
 
 
 def error_text(exc: BaseException) -> str:
+    """The exception as one short line for logs and `last_error` (never a request body)."""
     return f"{type(exc).__name__}: {exc}"[:300]
 
 

@@ -59,6 +59,11 @@ class InProcessWorker:
 
         await eventually(started, what="the worker's startup", timeout_s=STARTUP_TIMEOUT_S)
 
+    @property
+    def died(self) -> bool:
+        """Whether the worker's main loop ended by itself (arq exits when Redis goes away)."""
+        return self._task is not None and self._task.done()
+
     async def stop(self) -> None:
         """Stop as on SIGTERM: cancel running jobs, run `on_shutdown`, close the pool."""
         if self._task is None:
@@ -67,9 +72,12 @@ class InProcessWorker:
             # arq 0.28 closes its pool with redis-py's deprecated `close()`.
             warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
             await self.worker.close()
+        task, self._task = self._task, None
+        if task.done() and not task.cancelled():
+            task.exception()  # a worker that died: its error is the scenario, not a failure
+            return
         with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+            await task
 
 
 @dataclass
@@ -97,6 +105,15 @@ class InProcessStack:
         await worker.start()
         self.workers.append(worker)
         return worker
+
+    async def restart(self, worker: InProcessWorker) -> InProcessWorker:
+        """Stop `worker` (dead or alive) and start a new one with the same settings, as a
+        process supervisor (compose's `restart: unless-stopped`) would."""
+        await worker.stop()
+        replacement = InProcessWorker(worker.settings)
+        self.workers[self.workers.index(worker)] = replacement
+        await replacement.start()
+        return replacement
 
     async def stop_workers(self) -> None:
         """Stop every worker, last started first."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import itertools
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -192,25 +191,20 @@ class Stack:
         self._worker_task = asyncio.create_task(self._worker.main())
 
     async def stop_worker(self) -> None:
-        """Stop polling, let running jobs finish (cancel any still running after 5 s)."""
+        """Stop the worker gracefully: it ends its current poll and awaits its running jobs
+        (arq's burst exit), so no job or Redis command is cut off mid-way."""
         if self._worker_task is None or self._worker is None:
             return
-        self._worker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker_task
+        self._worker.burst = True
+        self._worker.max_burst_jobs = 0
+        try:
+            await asyncio.wait_for(asyncio.shield(self._worker_task), timeout=10)
+        except TimeoutError:
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
         self._worker_task = None
-        running = [*self._worker.tasks.values(), *self._worker.job_tasks.values()]
-        if running:
-            await asyncio.wait(running, timeout=5)
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        # Cancelling arq's poll loop (as arq's own shutdown does) can abandon one of its
-        # Redis pipelines mid-command; collect it now, without its ResourceWarning, rather
-        # than in a later test.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
+        self._worker = None
 
 
 def make_settings(sandbox: RunningSandbox, redis_url: str, **overrides: Any) -> Settings:

@@ -36,6 +36,8 @@ from worker.settings import Settings
 #: Where the sandbox believes the webhook service lives; the ASGI transport ignores the host.
 NCS_URL = "http://webhooks.e2e/webhooks/agora"
 STARTUP_TIMEOUT_S = 10.0
+#: Longer than any job's timeout (worker.main: 15 s).
+JOB_DRAIN_TIMEOUT_S = 20.0
 
 
 class InProcessWorker:
@@ -65,9 +67,17 @@ class InProcessWorker:
         return self._task is not None and self._task.done()
 
     async def stop(self) -> None:
-        """Stop as on SIGTERM: cancel running jobs, run `on_shutdown`, close the pool."""
+        """Stop as on SIGTERM with a completion wait: pick no new job, let running jobs end
+        (they are short), run `on_shutdown`, close the pool."""
         if self._task is None:
             return
+        self.worker.allow_pick_jobs = False
+        jobs = self.worker.tasks
+
+        def drained() -> bool:
+            return all(job.done() for job in jobs.values())
+
+        await eventually(drained, what="running jobs to finish", timeout_s=JOB_DRAIN_TIMEOUT_S)
         with warnings.catch_warnings():
             # arq 0.28 closes its pool with redis-py's deprecated `close()`.
             warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)

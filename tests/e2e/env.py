@@ -106,4 +106,5 @@ def settings_from(env: Mapping[str, str], **overrides: object) -> Settings:
     environment of the test process itself)."""
     values: dict[str, object] = {name.lower(): value for name, value in env.items()}
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    # No `.env`: the stack is configured by `env` alone, as its child processes are.
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]

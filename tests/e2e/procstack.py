@@ -48,6 +48,8 @@ class Child:
             self.process = await asyncio.create_subprocess_exec(
                 *guarded(self.argv),
                 env=dict(self.env),
+                # Not the repository: a developer's `.env` there must not reach the children.
+                cwd=self.log_path.parent,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

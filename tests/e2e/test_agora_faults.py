@@ -10,6 +10,7 @@ from tests.e2e.checks import assert_converged, eventually, holds
 from tests.e2e.conftest import StackFactory
 from tests.e2e.inprocess import InProcessStack
 from tests.e2e.sandbox_admin import Call
+from worker.slots import Slots
 
 RECONCILE_S = 1.0
 HOST = 41
@@ -90,6 +91,25 @@ async def test_a_burst_of_5xx_on_stop_still_stops_the_recording(stack: StackFact
         await empty_and_check_stopped(s, "stop5xx")
         assert len(await answered(s, "stop", 503)) == 3
         assert await recordings_of(s, "stop5xx") == 1
+
+
+async def test_a_stop_that_times_out_still_ends_the_session_and_frees_its_slot(
+    stack: StackFactory,
+) -> None:
+    async with stack(env={"AUTOREC_AGORA_TIMEOUT_S": "1"}) as s:
+        await s.admin.join("slowstop", HOST)
+        await assert_converged(s.admin, occupied=["slowstop"])
+        # The stop takes effect, then its answer comes after the client's timeout.
+        await s.admin.add_fault(endpoint="stop", latency_ms=1500, count=1)
+
+        await empty_and_check_stopped(s, "slowstop")
+        slots = Slots(s.redis, limit=int(s.env["AUTOREC_MAX_RECORDINGS"]))
+
+        async def slot_freed() -> bool:
+            return await slots.in_use() == 0
+
+        await eventually(slot_freed, what="the slot of slowstop to be released")
+        assert await recordings_of(s, "slowstop") == 1
 
 
 async def test_a_404_window_shorter_than_the_back_off_keeps_the_recording(

@@ -128,7 +128,10 @@ class Settings(BaseSettings):
         description="Seconds after a start before the recording is confirmed by a query.",
     )
     autorec_poll_delay_s: float = Field(
-        default=0.01, gt=0, description="Seconds between the worker's polls for due jobs."
+        default=0.005,
+        gt=0,
+        description="Seconds between the worker's polls for due jobs (idle cost: about 4% "
+        "of a core at 0.005, 2.5% at 0.01).",
     )
     autorec_max_jobs: int = Field(
         default=100,

@@ -11,6 +11,7 @@ arrived meanwhile is acted upon before the job ends. Waits are deferred wake-ups
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -23,12 +24,14 @@ from worker.deps import ControllerDeps
 from worker.events import Role
 from worker.history import Failure, HistoryEntry
 from worker.policies import Mode, Policy
-from worker.reconcile_queue import enqueue_reconcile
+from worker.reconcile_queue import enqueue_reconcile, reconcile_job_id
 from worker.recorder_uids import BACKUP, PRIMARY
 from worker.sessions import Session, SessionState
 
 logger = logging.getLogger(__name__)
 
+#: The arq job id of the reconcile running in this task (set by the job function).
+CURRENT_JOB_ID: ContextVar[str | None] = ContextVar("autorec_current_job_id", default=None)
 #: Decisions one job makes at most (a start is about five); the rest is a deferred wake-up.
 MAX_STEPS: Final = 12
 #: Permits in the rate limiter's current window, and how far ahead the last one lies (µs).
@@ -182,8 +185,11 @@ class Controller:
         gen = state.gen if state is not None else 0
         now = now_ms or await self.now_ms()
         due_ms = max(due_ms, now)
-        # Round up to 50 ms so that wake-ups of one instant share a job id.
+        # Round up to 50 ms so that wake-ups of one instant share a job id, but never take
+        # the id of the job running now (arq would drop the enqueue as a duplicate).
         due_ms = -(-due_ms // 50) * 50
+        if reconcile_job_id(channel, gen, f"t{due_ms}") == CURRENT_JOB_ID.get():
+            due_ms += 50
         await enqueue_reconcile(
             self.deps.arq, channel, gen, defer_s=(due_ms - now) / 1000, tag=f"t{due_ms}"
         )

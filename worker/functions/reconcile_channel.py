@@ -14,6 +14,7 @@ from typing import Final
 from arq.worker import Retry
 
 from worker.channel_lock import ChannelBusy
+from worker.controller import CURRENT_JOB_ID
 from worker.functions import WorkerContext
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ MAX_TRIES: Final = 120
 async def reconcile_channel(ctx: WorkerContext, channel: str) -> str:
     """Reconcile `channel`; returns the actions taken (`take_slot,acquire,start,...`)."""
     controller = ctx["controller"]
+    CURRENT_JOB_ID.set(ctx.get("job_id"))
     try:
         report = await controller.reconcile(channel, lock_wait_s=LOCK_WAIT_S)
     except ChannelBusy:

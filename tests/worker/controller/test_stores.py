@@ -11,6 +11,7 @@ from arq.worker import Retry
 from tests.worker.controller.conftest import Stack
 from worker import keys
 from worker.channel_lock import ChannelBusy, channel_lock
+from worker.controller import CURRENT_JOB_ID
 from worker.functions.reconcile_channel import reconcile_channel
 from worker.history import Failure, HistoryEntry, HistoryStore
 from worker.sessions import Session, SessionState, SessionStore
@@ -104,3 +105,15 @@ async def test_a_reconcile_of_a_busy_channel_is_retried_later(stack: Stack) -> N
     async with channel_lock(stack.arq, "room-1", ttl_ms=3000):
         with pytest.raises(Retry):
             await reconcile_channel(stack.ctx, "room-1")
+
+
+async def test_a_wake_up_never_takes_the_id_of_the_job_running_now(stack: Stack) -> None:
+    now = await stack.controller.now_ms()
+    due = -(-(now + 1_000) // 50) * 50
+    token = CURRENT_JOB_ID.set(f"reconcile:room-1:0:t{due}")
+    try:
+        await stack.controller.wake("room-1", due, now_ms=now)
+    finally:
+        CURRENT_JOB_ID.reset(token)
+    queued = [m.decode() for m in await stack.arq.zrange("arq:queue", 0, -1)]
+    assert queued == [f"reconcile:room-1:0:t{due + 50}"]

@@ -304,3 +304,26 @@ async def test_each_service_command_comes_up_healthy_and_stops_cleanly(
     # uvicorn re-raises the SIGTERM it handled once its graceful shutdown is complete.
     assert code in (0, -signal.SIGTERM), service.output()
     assert "Traceback" not in service.output()
+
+
+def _env_example_sandbox_lines() -> dict[str, str]:
+    """The commented assignments of .env.example's sandbox block, as a newcomer uncomments
+    them: from the block's opening sentence to its first blank line."""
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "without an Agora account" in line)
+    block = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        block.append(line)
+    found = (re.fullmatch(r"# ([A-Z_]+)=(.*)", line) for line in block)
+    return {m[1]: m[2] for m in found if m}
+
+
+def test_the_env_example_sandbox_lines_configure_a_worker_that_starts() -> None:
+    from worker.deps import controller_config
+
+    values = _env_example_sandbox_lines()
+    assert values["AGORA_API_URLS"].startswith("http://sandbox:")
+    settings = Settings(_env_file=None, **{name.lower(): v for name, v in values.items()})
+    controller_config(settings)  # raises ConfigError naming what a worker would miss

@@ -18,6 +18,7 @@ from typing import Final
 from worker import keys
 from worker.channel_lock import channel_lock
 from worker.channel_state import ChannelState, read_channel_state, read_members
+from worker.controller_metrics import Drift
 from worker.controller_steps import perform
 from worker.decide import Action, Facts, decide
 from worker.deps import ControllerDeps
@@ -46,6 +47,8 @@ return {n, string.format('%d', ahead)}
 """
 #: History outcomes after which the next session alternates the recorder uid.
 _FAILURE_OUTCOMES: Final = frozenset({"died", "exited", "sid_unknown", "start_failed"})
+#: Outcomes of a recording that ended at Agora without our stop.
+_GONE_OUTCOMES: Final = frozenset({"died", "exited"})
 
 
 @dataclass
@@ -203,6 +206,10 @@ class Controller:
     async def save(self, session: Session, previous: Session | None) -> Session:
         """Persist a session change and return the new session."""
         await self.deps.sessions.save(session, previous)
+        if session.state is SessionState.STARTED and (
+            previous is None or previous.state is not SessionState.STARTED
+        ):
+            self.deps.metrics.recordings_started.inc()
         return session
 
     async def next_uid_index(self, channel: str, now_ms: int) -> int:
@@ -255,6 +262,7 @@ class Controller:
         )
         if outcome != "cancelled":
             await self.deps.history.append(entry)
+        self._count_end(outcome)
         await self.deps.sessions.delete(session.channel)
         logger.info(
             "recording ended channel=%r uid=%d sid=%s outcome=%s",
@@ -273,6 +281,15 @@ class Controller:
                 )
             )
         await self.wake_all(await self.deps.slots.release(session.channel), now_ms)
+
+    def _count_end(self, outcome: str) -> None:
+        metrics = self.deps.metrics
+        if outcome == "start_failed":
+            metrics.recordings_failed.inc()
+        elif outcome != "cancelled":
+            metrics.recordings_stopped.labels(outcome=outcome).inc()
+        if outcome in _GONE_OUTCOMES:
+            metrics.drift(Drift.MISSING_RECORDING)
 
     async def start_failed(self, session: Session, error: str, now_ms: int) -> None:
         """A start failed for good: record it, free the slot, back off before the next."""

@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 from pydantic import SecretStr
 
 from worker.agora import AgoraClient, RetryPolicy
+from worker.controller_metrics import ControllerMetrics
 from worker.history import HistoryStore
 from worker.normalize import UidRange
 from worker.occupancy import OccupancyRules, OccupancyScript
@@ -85,6 +86,8 @@ class ControllerDeps:
     history: HistoryStore
     occupancy: OccupancyScript
     config: ControllerConfig
+    metrics: ControllerMetrics = field(default_factory=ControllerMetrics.create)
+    """The controller's metrics (on the worker's registry)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def rules(self, channel: str) -> OccupancyRules:
@@ -121,8 +124,10 @@ def build_deps(
     config: ControllerConfig | None = None,
     policies: PolicySet | None = None,
     retry: RetryPolicy | None = None,
+    metrics: ControllerMetrics | None = None,
 ) -> ControllerDeps:
-    """Wire the controller for one process (the caller owns `arq` and `http`)."""
+    """Wire the controller for one process (the caller owns `arq` and `http`; `http` counts
+    Agora requests in `metrics` when made by `controller_metrics.agora_http_client`)."""
     config = config or controller_config(settings)
     policies = policies or load_policies(
         settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s
@@ -150,4 +155,5 @@ def build_deps(
         history=HistoryStore(arq, history_days=settings.autorec_session_history_days),
         occupancy=OccupancyScript(),
         config=config,
+        metrics=metrics or ControllerMetrics.create(),
     )

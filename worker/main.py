@@ -24,7 +24,6 @@ import os
 import socket
 from typing import Final, cast
 
-import httpx
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
@@ -33,6 +32,7 @@ from arq.worker import Function, func
 
 from worker.consumer import StreamConsumer
 from worker.controller import Controller
+from worker.controller_metrics import ControllerMetrics, agora_http_client
 from worker.deps import build_deps, controller_config
 from worker.functions import WorkerContext
 from worker.functions.reconcile_all import reconcile_all
@@ -74,10 +74,18 @@ async def startup(ctx: WorkerContext) -> None:
     )
     metrics = WorkerMetrics.create()
     ctx["metrics"] = metrics
-    http = httpx.AsyncClient()
+    controller_metrics = ControllerMetrics.create(metrics.registry)
+    http = agora_http_client(controller_metrics)
     ctx["http"] = http
     arq_redis = ctx["redis"]
-    deps = build_deps(settings, arq=arq_redis, http=http, config=config, policies=policies)
+    deps = build_deps(
+        settings,
+        arq=arq_redis,
+        http=http,
+        config=config,
+        policies=policies,
+        metrics=controller_metrics,
+    )
     controller = Controller(deps)
     ctx["controller"] = controller
     port = settings.autorec_worker_metrics_port

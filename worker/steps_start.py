@@ -15,6 +15,7 @@ from worker.agora import (
     AgoraNoCapacity,
     AgoraStartUncertain,
 )
+from worker.controller_metrics import Drift
 from worker.ratelimit import RateLimitTimeout
 from worker.sessions import Session, SessionState
 from worker.start_request import acquire_request, recorder_token, recording_mode, start_request
@@ -261,6 +262,7 @@ async def _conflict(ctl: Controller, step: Step, session: Session, exc: AgoraCon
         session.uid,
         uids.uid(other),
     )
+    ctl.deps.metrics.drift(Drift.ORPHAN_RECORDING)
     switched = _reacquire(session, None, exc).evolve(uid=uids.uid(other), uid_index=other)
     await ctl.save(switched, session)
     return True

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from worker import keys
 from worker.agora import AgoraError
 from worker.controller import Controller
+from worker.controller_metrics import Drift
 from worker.heal import HealOutcome, heal_channel
 from worker.ratelimit import RateLimitTimeout
 
@@ -90,6 +91,7 @@ async def sweep(ctl: Controller) -> SweepReport:
     if missing:
         await deps.slots.rebuild(missing)
         report.rebuilt = missing
+        deps.metrics.drift(Drift.LOST_LEASE, len(missing))
         logger.warning("reconcile_all: re-created slot leases for sessions %s", missing)
     for channel in sorted(holders - with_session):
         if await deps.redis.exists(keys.lock(channel)):
@@ -131,6 +133,7 @@ async def sweep(ctl: Controller) -> SweepReport:
         report.checked.append(channel)
         if result.outcome in (HealOutcome.CLEARED, HealOutcome.ADDED):
             report.healed[channel] = result.outcome
+    deps.metrics.drift(Drift.HEALED_MEMBERSHIP, len(report.healed))
     if report.checked:
         await deps.redis.set(keys.HEAL_CURSOR, report.checked[-1])
     logger.info("reconcile_all: %s", report.summary())

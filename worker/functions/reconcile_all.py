@@ -12,5 +12,7 @@ from worker.sweep import sweep
 
 async def reconcile_all(ctx: WorkerContext) -> str:
     """One pass; returns its summary."""
-    report = await sweep(ctx["controller"])
+    controller = ctx["controller"]
+    async with controller.deps.metrics.job("reconcile_all"):
+        report = await sweep(controller)
     return report.summary()

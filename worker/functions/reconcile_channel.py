@@ -16,6 +16,7 @@ from arq.worker import Retry
 from worker.channel_lock import ChannelBusy
 from worker.controller import CURRENT_JOB_ID
 from worker.functions import WorkerContext
+from worker.reconcile_queue import RECONCILE_FUNCTION
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +32,15 @@ async def reconcile_channel(ctx: WorkerContext, channel: str) -> str:
     """Reconcile `channel`; returns the actions taken (`take_slot,acquire,start,...`)."""
     controller = ctx["controller"]
     CURRENT_JOB_ID.set(ctx.get("job_id"))
-    try:
-        report = await controller.reconcile(channel, lock_wait_s=LOCK_WAIT_S)
-    except ChannelBusy:
-        logger.info(
-            "reconcile channel=%r (job %s): busy; retrying in %.1f s",
-            channel,
-            ctx.get("job_id", "-"),
-            BUSY_RETRY_S,
-        )
-        raise Retry(defer=BUSY_RETRY_S) from None
+    async with controller.deps.metrics.job(RECONCILE_FUNCTION):
+        try:
+            report = await controller.reconcile(channel, lock_wait_s=LOCK_WAIT_S)
+        except ChannelBusy:
+            logger.info(
+                "reconcile channel=%r (job %s): busy; retrying in %.1f s",
+                channel,
+                ctx.get("job_id", "-"),
+                BUSY_RETRY_S,
+            )
+            raise Retry(defer=BUSY_RETRY_S) from None
     return report.summary()

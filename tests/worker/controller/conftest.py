@@ -30,6 +30,7 @@ from sandbox.testing import RunningSandbox, running_sandbox
 from sandbox.world import Sandbox
 from worker.agora import RetryPolicy
 from worker.controller import Controller
+from worker.controller_metrics import ControllerMetrics, agora_http_client
 from worker.deps import ControllerDeps, build_deps, controller_config
 from worker.events import (
     ChannelEvent,
@@ -237,6 +238,7 @@ async def build_stack(
     http: httpx.AsyncClient,
     *,
     policies: PolicySet | None = None,
+    metrics: ControllerMetrics | None = None,
     **overrides: Any,
 ) -> Stack:
     settings = make_settings(sandbox, redis_url, **overrides)
@@ -258,6 +260,7 @@ async def build_stack(
         config=config,
         policies=policies,
         retry=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, total_timeout_s=5),
+        metrics=metrics,
     )
     controller = Controller(deps)
     ctx: WorkerContext = {"redis": arq, "settings": settings, "controller": controller}
@@ -287,8 +290,13 @@ async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[RunningSandbox
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+def controller_metrics() -> ControllerMetrics:
+    return ControllerMetrics.create()
+
+
+@pytest.fixture
+async def http(controller_metrics: ControllerMetrics) -> AsyncIterator[httpx.AsyncClient]:
+    async with agora_http_client(controller_metrics) as client:
         yield client
 
 
@@ -308,6 +316,7 @@ async def stack(
     redis_url: str,
     arq_pool: ArqRedis,
     http: httpx.AsyncClient,
+    controller_metrics: ControllerMetrics,
     policy_text: str | None,
     settings_overrides: dict[str, Any],
 ) -> AsyncIterator[Stack]:
@@ -315,7 +324,13 @@ async def stack(
         parse_policies(policy_text, default_grace_s=GRACE_S) if policy_text is not None else None
     )
     built = await build_stack(
-        sandbox, redis_url, arq_pool, http, policies=policies, **settings_overrides
+        sandbox,
+        redis_url,
+        arq_pool,
+        http,
+        policies=policies,
+        metrics=controller_metrics,
+        **settings_overrides,
     )
     try:
         yield built

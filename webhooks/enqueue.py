@@ -8,6 +8,10 @@ one retry below safe after a connection drops mid-flight.
 Requests that reach the queue in the same event-loop turn share one pipelined round trip
 (each still runs its own script): under load this divides the client's per-command cost,
 and a lone request waits no longer than one loop turn for company.
+
+Commands are packed by redis-py's synchronous connection, whose packer is hiredis's C
+encoder (installed with `redis[hiredis]`): about 1.5 µs per event, against about 7 µs for
+the pure-Python packer of redis-py's asyncio connection. The bytes are the same.
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Final
 
 import redis.asyncio as aioredis
+from redis.connection import Connection as PackingConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from webhooks.errors import QueueUnavailable
-from webhooks.resp import EnqueueCommand, FieldValue, command
+from worker import keys
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,23 @@ logger = logging.getLogger(__name__)
 MAX_BATCH: Final = 256
 
 _Pending = tuple[bytes, "asyncio.Future[bool]"]
+
+#: A stream field value as it may be given: bytes as-is, str as UTF-8, int in decimal.
+FieldValue = bytes | str | int
+
+
+def _packer() -> Callable[..., list[bytes]]:
+    """redis-py's command packer; the connection is never opened."""
+    pack: Callable[..., list[bytes]] = PackingConnection().pack_command
+    return pack
+
+
+def command(*args: FieldValue) -> bytes:
+    """One command in RESP, as redis-py sends it."""
+    return b"".join(_pack(*args))
+
+
+_pack = _packer()
 
 
 def load_script_source() -> bytes:
@@ -53,12 +75,16 @@ class EventQueue:
         self._redis = redis
         self._source = load_script_source()
         self._sha = hashlib.sha1(self._source, usedforsecurity=False).hexdigest()
-        self._command = EnqueueCommand(
-            sha=self._sha, stream=stream, dedupe_ttl_s=dedupe_ttl_s, stream_maxlen=stream_maxlen
-        )
         self._stream = stream
+        self._dedupe_ttl_s = dedupe_ttl_s
+        self._stream_maxlen = stream_maxlen
         self._pending: list[_Pending] = []
         self._flushes: set[asyncio.Task[None]] = set()
+
+    @property
+    def sha(self) -> str:
+        """SHA1 of the enqueue script, as `EVALSHA` names it."""
+        return self._sha
 
     @property
     def stream(self) -> str:
@@ -83,8 +109,24 @@ class EventQueue:
         future: asyncio.Future[bool] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
-        self._pending.append((self._command.encode(event_id, fields), future))
+        self._pending.append((self.encode(event_id, fields), future))
         return await future
+
+    def encode(self, event_id: str, fields: Mapping[str, FieldValue]) -> bytes:
+        """The `EVALSHA` that enqueues `fields` unless `event_id` was seen, in RESP."""
+        flat: list[FieldValue] = []
+        for name, value in fields.items():
+            flat += (name, value)
+        return command(
+            "EVALSHA",
+            self._sha,
+            2,
+            keys.dedupe(event_id),
+            self._stream,
+            self._dedupe_ttl_s,
+            self._stream_maxlen,
+            *flat,
+        )
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []

@@ -7,9 +7,12 @@ from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import given
+from hypothesis import strategies as st
+from redis.asyncio.connection import Connection
 
 from webhooks.app import connect_redis
-from webhooks.enqueue import EventQueue
+from webhooks.enqueue import EventQueue, FieldValue
 from webhooks.errors import QueueUnavailable
 from worker import keys
 from worker.redis_server import RedisServer, free_port
@@ -23,6 +26,23 @@ def _queue(redis: aioredis.Redis, *, ttl_s: int = 3600, maxlen: int = 100_000) -
 
 def _fields(n: int = 0) -> dict[str, bytes | str | int]:
     return {"ncs": b'{"noticeId":"n%d"}' % n, "src": "agora", "rx_ms": 1700000000000 + n}
+
+
+@given(
+    event_id=st.text(min_size=1, max_size=80),
+    fields=st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.one_of(st.binary(max_size=300), st.text(max_size=100), st.integers(0, 2**63)),
+        max_size=4,
+    ),
+)
+def test_the_command_is_packed_as_the_asyncio_client_packs_it(
+    event_id: str, fields: dict[str, FieldValue]
+) -> None:
+    queue = EventQueue(aioredis.Redis(), stream=STREAM, dedupe_ttl_s=3600, stream_maxlen=100_000)
+    flat = [item for pair in fields.items() for item in pair]
+    args = ("EVALSHA", queue.sha, 2, keys.dedupe(event_id), STREAM, 3600, 100_000, *flat)
+    assert queue.encode(event_id, fields) == b"".join(Connection().pack_command(*args))
 
 
 async def test_a_new_event_is_added_to_the_stream_with_its_fields(redis: aioredis.Redis) -> None:

@@ -13,6 +13,8 @@ One pass, bounded in work and Agora requests:
 4. The channel user list is checked for channels we believe occupied or recording, round
    robin from a cursor, within what is left of the request budget of one interval
    (`max_api_qps * interval / 2`, less one query per session), healing lost notifications.
+5. Channels idle for longer than `IDLE_CHANNEL_HORIZON_MS` are forgotten (`forget_idle`):
+   at most `IDLE_SWEEP_LIMIT` candidates a pass, each checked and deleted in one script.
 """
 
 from __future__ import annotations
@@ -20,15 +22,52 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
 from worker import keys
 from worker.agora import AgoraError
 from worker.controller import Controller
 from worker.controller_metrics import Drift
 from worker.heal import HealOutcome, heal_channel
+from worker.occupancy import recorders_key, tombstones_key
 from worker.ratelimit import RateLimitTimeout
+from worker.reconcile_queue import RECONCILE_DUE
 
 logger = logging.getLogger(__name__)
+
+#: A channel unchanged this long (and idle) is forgotten. Far above the 300 s that arq keeps
+#: a reconcile job's result: a re-created channel restarts `gen` at 0, and its job ids
+#: (`reconcile:<channel>:<gen>`) must not meet a kept result of the old ones.
+IDLE_CHANNEL_HORIZON_MS: Final = 3_600_000
+#: Candidates (oldest first) examined per pass.
+IDLE_SWEEP_LIMIT: Final = 100
+#: String: where in the list of old channels the next pass continues (an offset).
+IDLE_CURSOR: Final = f"{keys.PREFIX}idle:cursor"
+#: Delete one channel's state if, now, nobody is present (`hosts` and `audience` count the
+#: present users), it is not desired, has no session, no slot lease, no wait-queue entry,
+#: no pending wake-up, no lock, and neither its hash nor its index entry changed within the
+#: horizon. 1: deleted, 0: kept.
+_FORGET_IDLE: Final = """
+local t = redis.call('TIME')
+local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
+local c = ARGV[1]
+local score = redis.call('ZSCORE', KEYS[5], c)
+if score and tonumber(score) > cutoff then return 0 end
+local st = redis.call('HMGET', KEYS[1], 'desired', 'hosts', 'audience', 'occupancy',
+  'updated_ms')
+if st[1] == '1' then return 0 end
+for i = 2, 4 do
+  if st[i] and tonumber(st[i]) ~= 0 then return 0 end
+end
+if st[5] and tonumber(st[5]) > cutoff then return 0 end
+if redis.call('EXISTS', KEYS[7], KEYS[10]) > 0 then return 0 end
+for _, k in ipairs({KEYS[6], KEYS[8], KEYS[9]}) do
+  if redis.call('ZSCORE', k, c) then return 0 end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[5], c)
+return 1
+"""
 
 
 @dataclass
@@ -41,13 +80,15 @@ class SweepReport:
     woken: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     healed: dict[str, HealOutcome] = field(default_factory=dict)
+    forgotten: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for logs and the job result."""
         return (
             f"sessions={self.sessions} rebuilt={len(self.rebuilt)} "
             f"released={len(self.released)} woken={len(self.woken)} "
-            f"user_lists={len(self.checked)} healed={len(self.healed)}"
+            f"user_lists={len(self.checked)} healed={len(self.healed)} "
+            f"forgotten={len(self.forgotten)}"
         )
 
 
@@ -136,5 +177,49 @@ async def sweep(ctl: Controller) -> SweepReport:
     deps.metrics.drift(Drift.HEALED_MEMBERSHIP, len(report.healed))
     if report.checked:
         await deps.redis.set(keys.HEAL_CURSOR, report.checked[-1])
+    report.forgotten = await forget_idle(ctl, now)
     logger.info("reconcile_all: %s", report.summary())
     return report
+
+
+async def forget_idle(ctl: Controller, now_ms: int) -> list[str]:
+    """Delete the state of channels idle for longer than the horizon (see `_FORGET_IDLE`).
+
+    Candidates are the oldest entries of `autorec:channels` older than the horizon, from an
+    offset that skips the ones kept in earlier passes (long meetings without events), so a
+    pass is bounded and every old channel is examined within a few passes.
+    """
+    redis = ctl.deps.redis
+    cutoff = now_ms - IDLE_CHANNEL_HORIZON_MS
+    offset_raw = await redis.get(IDLE_CURSOR)
+    offset = int(offset_raw) if offset_raw is not None else 0
+    raw = await redis.zrangebyscore(
+        keys.CHANNELS, "-inf", cutoff, start=offset, num=IDLE_SWEEP_LIMIT
+    )
+    candidates = [c.decode() for c in raw]
+    forgotten: list[str] = []
+    for channel in candidates:
+        deleted = await redis.eval(  # type: ignore[no-untyped-call]
+            _FORGET_IDLE,
+            10,
+            keys.channel(channel),
+            keys.channel_members(channel),
+            tombstones_key(channel),
+            recorders_key(channel),
+            keys.CHANNELS,
+            RECONCILE_DUE,
+            keys.session(channel),
+            keys.WAITING,
+            keys.SLOTS,
+            keys.lock(channel),
+            channel,
+            IDLE_CHANNEL_HORIZON_MS,
+        )
+        if deleted:
+            forgotten.append(channel)
+    kept = len(candidates) - len(forgotten)
+    next_offset = offset + kept if len(candidates) == IDLE_SWEEP_LIMIT else 0
+    await redis.set(IDLE_CURSOR, next_offset)
+    if forgotten:
+        logger.info("reconcile_all: forgot %d idle channels", len(forgotten))
+    return forgotten

@@ -49,7 +49,11 @@ def _opt_int(value: bytes | None) -> int | None:
 
 async def read_channel_state(redis: aioredis.Redis[bytes], channel: str) -> ChannelState | None:
     """The channel's occupancy and desired state, or None if it was never seen."""
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.channel(channel))
+    return parse_channel_state(await redis.hgetall(keys.channel(channel)))
+
+
+def parse_channel_state(raw: dict[bytes, bytes]) -> ChannelState | None:
+    """A channel hash (worker/occupancy.lua) as a ChannelState; None if never seen."""
     if not raw:
         return None
     return ChannelState(

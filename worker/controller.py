@@ -17,7 +17,12 @@ from typing import Final
 
 from worker import keys
 from worker.channel_lock import channel_lock
-from worker.channel_state import ChannelState, read_channel_state, read_members
+from worker.channel_state import (
+    ChannelState,
+    parse_channel_state,
+    read_channel_state,
+    read_members,
+)
 from worker.controller_metrics import Drift
 from worker.controller_steps import perform
 from worker.decide import Action, Facts, decide
@@ -80,26 +85,6 @@ class Report:
         return ",".join(action.do.value for action in self.actions)
 
 
-def _opt_int(value: bytes | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _channel_state(raw: dict[bytes, bytes]) -> ChannelState | None:
-    """A channel hash (worker/occupancy.lua) as a ChannelState; None if never seen."""
-    if not raw:
-        return None
-    return ChannelState(
-        occupancy=int(raw.get(b"occupancy", b"0")),
-        desired=raw.get(b"desired", b"0") == b"1",
-        gen=int(raw.get(b"gen", b"0")),
-        hosts=int(raw.get(b"hosts", b"0")),
-        audience=int(raw.get(b"audience", b"0")),
-        empty_since_ms=_opt_int(raw.get(b"empty_since_ms")),
-        updated_ms=_opt_int(raw.get(b"updated_ms")),
-        closed_ts_ms=_opt_int(raw.get(b"closed_ts_ms")),
-    )
-
-
 class Controller:
     """Moves channels' recordings toward their desired state (see the module docstring)."""
 
@@ -138,7 +123,7 @@ class Controller:
             pipe.pttl(keys.start_backoff(channel))
             (seconds, micros), channel_raw, session_raw, backoff_ms = await pipe.execute()
         now = int(seconds) * 1000 + int(micros) // 1000
-        state = _channel_state(channel_raw)
+        state = parse_channel_state(channel_raw)
         session = (
             Session.from_fields(channel, session_raw)
             if session_raw and b"state" in session_raw

@@ -180,6 +180,67 @@ def test_worker_without_agora_credentials_names_the_first_missing_one(
     assert err == "autorec: configuration error: AGORA_APP_ID is required but not set\n"
 
 
+_STORAGE_AND_AGORA = {
+    "AGORA_APP_ID": APP_ID,
+    "AGORA_CUSTOMER_ID": "customer",
+    "AGORA_CUSTOMER_SECRET": "customer-secret",
+    "STORAGE_VENDOR": "1",
+    "STORAGE_REGION": "0",
+    "STORAGE_BUCKET": "bucket",
+    "STORAGE_ACCESS_KEY": "access-key",
+    "STORAGE_SECRET_KEY": "secret-key",
+}
+
+
+@pytest.mark.parametrize("argv", [["worker"], ["worker", "--check"]])
+def test_worker_with_a_malformed_redis_url_names_it_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    for name, value in _STORAGE_AND_AGORA.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REDIS_URL", "redis://localhost:notaport/0")
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("autorec: configuration error: REDIS_URL: ")
+
+
+def test_worker_with_a_bad_policy_file_says_so_before_it_needs_redis(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in _STORAGE_AND_AGORA.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AUTOREC_POLICY_FILE", str(tmp_path / "missing.toml"))
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    code, _, err = _run(capsys, "worker")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("autorec: configuration error: AUTOREC_POLICY_FILE")
+
+
+@pytest.mark.parametrize("argv", [["worker"], ["worker", "--check"]])
+def test_worker_without_redis_says_so_in_one_line_without_its_password(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "AUTOREC_"))},
+            **_STORAGE_AND_AGORA,
+            "REDIS_URL": f"redis://:hunter2hunter2@127.0.0.1:{closed.getsockname()[1]}/0",
+        }
+        result = subprocess.run(
+            [AUTOREC, *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("autorec: error: cannot reach Redis at redis://:***@127.0.0.1:"), (
+        result.stderr
+    )
+    assert "hunter2hunter2" not in result.stderr + result.stdout
+
+
 def test_dev_refuses_a_busy_port_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

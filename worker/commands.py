@@ -79,27 +79,64 @@ def run_worker(*, burst: bool, check: bool) -> int:
     """Run one arq worker until SIGINT/SIGTERM; with `check`, report the queue's health."""
     settings = Settings.load()
     level = log_level(settings.autorec_log_level)
+    _check_redis_url(settings.redis_url)
     if not check:
-        settings.require_agora()
+        _check_worker_configuration(settings)
 
     from arq.worker import async_check_health
     from arq.worker import run_worker as run_arq_worker
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
     from worker.logsetup import configure_logging
     from worker.main import worker_settings
 
     configure_logging(level, settings.secret_values())
     options = worker_settings(settings)
-    if check:
-        return asyncio.run(
-            async_check_health(
-                cast("RedisSettings", options["redis_settings"]),
-                cast("str | None", options.get("health_check_key")),
-                cast("str | None", options.get("queue_name")),
+    try:
+        if check:
+            return asyncio.run(
+                async_check_health(
+                    cast("RedisSettings", options["redis_settings"]),
+                    cast("str | None", options.get("health_check_key")),
+                    cast("str | None", options.get("queue_name")),
+                )
             )
-        )
-    run_arq_worker(options, **({"burst": True} if burst else {}))
+        run_arq_worker(options, **({"burst": True} if burst else {}))
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        _redis_unreachable(settings.redis_url, exc)
+        return 1
     return 0
+
+
+def _check_redis_url(url: str) -> None:
+    """ConfigError naming REDIS_URL when arq cannot parse it."""
+    from arq.connections import RedisSettings
+
+    try:
+        RedisSettings.from_dsn(url)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL: {exc}") from None
+
+
+def _check_worker_configuration(settings: Settings) -> None:
+    """What the worker's startup would refuse, said before it connects to Redis."""
+    from worker.deps import controller_config
+    from worker.policies import PolicyError, load_policies
+
+    controller_config(settings)
+    try:
+        load_policies(settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s)
+    except PolicyError as exc:
+        raise ConfigError(f"AUTOREC_POLICY_FILE: {exc}") from None
+
+
+def _redis_unreachable(url: str, exc: BaseException) -> None:
+    """One line on stderr: Redis at `url` (without its password) cannot be reached."""
+    from worker.devstack import redact_url
+
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    print(f"autorec: error: cannot reach Redis at {redact_url(url)}: {reason}", file=sys.stderr)
 
 
 def run_status(*, as_json: bool, failures: int) -> int:

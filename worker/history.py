@@ -2,7 +2,8 @@
 
 Per channel a Redis list `keys.history(channel)` of JSON entries, newest first, capped at
 `MAX_ENTRIES_PER_CHANNEL`, expiring `history_days` after its newest entry; the sorted set
-`keys.HISTORY_INDEX` lists channels by their last recording's end. Files and the upload
+`keys.HISTORY_INDEX` lists channels by their last recording's end (entries past the retention
+are dropped on each append). Files and the upload
 status often arrive after the stop (recording events 31/32/11 come when the upload is done),
 so `update_by_sid` amends an entry in place. `keys.FAILURES` keeps the most recent failures.
 
@@ -97,13 +98,15 @@ class HistoryStore:
         self.keep_ms = max(1, int(history_days * _DAY_MS))
 
     async def append(self, entry: HistoryEntry) -> None:
-        """Add a finished recording (newest first) and refresh the retention."""
+        """Add a finished recording (newest first), refresh the retention and drop index
+        entries of channels whose history has expired (so the index stays bounded)."""
         key = keys.history(entry.channel)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, entry.to_json())
             pipe.ltrim(key, 0, MAX_ENTRIES_PER_CHANNEL - 1)
             pipe.pexpire(key, self.keep_ms)
             pipe.zadd(keys.HISTORY_INDEX, {entry.channel: entry.ended_ms})
+            pipe.zremrangebyscore(keys.HISTORY_INDEX, "-inf", entry.ended_ms - self.keep_ms - 1)
             await pipe.execute()
 
     async def update_by_sid(self, channel: str, sid: str, **changes: Any) -> bool:

@@ -48,6 +48,13 @@ async def test_history_older_than_the_retention_is_not_listed(redis: aioredis.Re
     assert 0 < await redis.pttl(keys.history("room-1")) <= DAY_MS
 
 
+async def test_appending_drops_index_entries_past_the_retention(redis: aioredis.Redis) -> None:
+    store = HistoryStore(redis, history_days=1)
+    await store.append(entry("room-old", "a", 1_000))
+    await store.append(entry("room-new", "b", 1_000 + DAY_MS + 1))
+    assert await redis.zrange(keys.HISTORY_INDEX, 0, -1) == [b"room-new"]
+
+
 async def test_a_history_entry_is_amended_by_its_sid(redis: aioredis.Redis) -> None:
     store = HistoryStore(redis, history_days=1)
     await store.append(entry("room-1", "a", 1_000))

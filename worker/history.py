@@ -3,9 +3,9 @@
 Per channel a Redis list `keys.history(channel)` of JSON entries, newest first, capped at
 `MAX_ENTRIES_PER_CHANNEL`, expiring `history_days` after its newest entry; the sorted set
 `keys.HISTORY_INDEX` lists channels by their last recording's end (entries past the retention
-are dropped on each append). Files and the upload
-status often arrive after the stop (recording events 31/32/11 come when the upload is done),
-so `update_by_sid` amends an entry in place. `keys.FAILURES` keeps the most recent failures.
+are dropped on each append). Files and the upload status often arrive after the stop
+(recording events 31/32/11 come when the upload is done), so `update_by_sid` amends an entry
+in place. `keys.FAILURES` keeps the most recent failures.
 
 Read API for operator surfaces: `history(channel)`, `channels()`, `recent_failures()`.
 """

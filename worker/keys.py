@@ -76,8 +76,6 @@ def recording_event_seen(sid: str) -> str:
     return f"{PREFIX}recev:{sid}"
 
 
-#: Hash: sid → channel, so recording events (which carry cname) can be matched quickly.
-SIDS: Final = f"{PREFIX}sids"
 #: List of recent failures shown by `autorec status` (JSON records, newest first, capped).
 FAILURES: Final = f"{PREFIX}failures"
 

@@ -241,6 +241,22 @@ def test_worker_without_redis_says_so_in_one_line_without_its_password(
     assert "hunter2hunter2" not in result.stderr + result.stdout
 
 
+def test_dev_with_an_unreachable_redis_url_says_so_at_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"redis://:hunter2hunter2@127.0.0.1:{closed.getsockname()[1]}/0"
+        monkeypatch.setenv("REDIS_URL", url)
+        started = time.monotonic()
+        code, out, err = _run(capsys, "dev", "--port", str(free_port()))
+    assert time.monotonic() - started < 10
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1
+    assert err.startswith("autorec: error: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert "hunter2hunter2" not in err
+
+
 def test_dev_refuses_a_busy_port_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

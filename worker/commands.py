@@ -35,6 +35,15 @@ def run_dev(options: DevOptions, *, grace_s: float) -> int:
     from worker.devstack import plan_dev, summary_table
 
     settings = Settings.load()
+    if "redis_url" in settings.model_fields_set:
+        _check_redis_url(settings.redis_url)
+        from redis.exceptions import RedisError
+
+        try:
+            asyncio.run(_ping_redis(settings.redis_url))
+        except (RedisError, OSError) as exc:
+            _redis_unreachable(settings.redis_url, exc)
+            return 1
     with tempfile.TemporaryDirectory(prefix="autorec-dev-") as data_dir:
         stack = plan_dev(settings, options, base_env=dict(os.environ), data_dir=Path(data_dir))
         supervisor = Supervisor(stack.children, grace_s=grace_s)
@@ -107,6 +116,19 @@ def run_worker(*, burst: bool, check: bool) -> int:
         _redis_unreachable(settings.redis_url, exc)
         return 1
     return 0
+
+
+async def _ping_redis(url: str) -> None:
+    """PING the Redis at `url`; raises what the client raises when it cannot."""
+    import redis.asyncio as aioredis
+
+    client: aioredis.Redis[bytes] = aioredis.Redis.from_url(
+        url, socket_connect_timeout=3, socket_timeout=5
+    )
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
 
 
 def _check_redis_url(url: str) -> None:

@@ -99,8 +99,8 @@ class EventQueue:
         if reply != self._sha.encode("ascii"):
             raise RuntimeError("Redis computed another SHA1 for the enqueue script")
 
-    async def enqueue(self, event_id: str, fields: Mapping[str, FieldValue]) -> bool:
-        """Add `fields` as one stream entry unless `event_id` was seen; True if added.
+    async def enqueue(self, source: str, event_id: str, fields: Mapping[str, FieldValue]) -> bool:
+        """Add `fields` as one stream entry unless `source` sent `event_id` before; True if added.
 
         Raises QueueUnavailable when Redis cannot be reached or refuses the write, so the
         caller never acknowledges an event that is not in Redis.
@@ -109,11 +109,11 @@ class EventQueue:
         future: asyncio.Future[bool] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
-        self._pending.append((self.encode(event_id, fields), future))
+        self._pending.append((self.encode(source, event_id, fields), future))
         return await future
 
-    def encode(self, event_id: str, fields: Mapping[str, FieldValue]) -> bytes:
-        """The `EVALSHA` that enqueues `fields` unless `event_id` was seen, in RESP."""
+    def encode(self, source: str, event_id: str, fields: Mapping[str, FieldValue]) -> bytes:
+        """The `EVALSHA` that enqueues `fields` unless `source` sent `event_id`, in RESP."""
         flat: list[FieldValue] = []
         for name, value in fields.items():
             flat += (name, value)
@@ -121,7 +121,7 @@ class EventQueue:
             "EVALSHA",
             self._sha,
             2,
-            keys.dedupe(event_id),
+            keys.dedupe(source, event_id),
             self._stream,
             self._dedupe_ttl_s,
             self._stream_maxlen,

@@ -178,6 +178,7 @@ class AgoraWebhook(WebhookEndpoint):
             raise BadSignature(exc.reason) from None
         notice_id = ncs_notice_id(body)
         return await _queue(scope).enqueue(
+            Source.AGORA,
             notice_id,
             {
                 keys.FIELD_NCS: body,
@@ -222,6 +223,7 @@ class EventsWebhook(WebhookEndpoint):
             raise BadSignature(exc.reason) from None
         check_app_event(body)
         return await _queue(scope).enqueue(
+            Source.EVENTS,
             msg_id,
             {
                 keys.FIELD_EVENT: body,

@@ -22,9 +22,10 @@ FIELD_SOURCE: Final = "src"
 FIELD_RECEIVED_MS: Final = "rx_ms"
 
 
-def dedupe(event_id: str) -> str:
-    """String set once per accepted event id (NCS `noticeId`, `webhook-id`, app event `id`)."""
-    return f"{PREFIX}seen:{event_id}"
+def dedupe(source: str, event_id: str) -> str:
+    """String set once per accepted event id of one sender (`agora`: NCS `noticeId`;
+    `events`: `webhook-id`). Each sender picks its ids alone, so each has its own namespace."""
+    return f"{PREFIX}seen:{source}:{event_id}"
 
 
 def dead_letter(stream: str) -> str:

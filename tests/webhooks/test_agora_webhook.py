@@ -39,7 +39,7 @@ async def test_the_notice_id_is_remembered_for_deduplication(
 ) -> None:
     body = ncs_body("2000001428:4330:107")
     await client.post(URL, content=body, headers=ncs_headers(body))
-    assert await redis.exists(keys.dedupe("2000001428:4330:107")) == 1
+    assert await redis.exists(keys.dedupe("agora", "2000001428:4330:107")) == 1
 
 
 async def test_a_replayed_notification_is_answered_ok_and_enqueued_once(

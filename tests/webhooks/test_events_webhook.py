@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import redis.asyncio as aioredis
 
-from tests.webhooks.conftest import STREAM, app_event_body, event_headers, serve
+from tests.webhooks.conftest import (
+    STREAM,
+    app_event_body,
+    event_headers,
+    ncs_body,
+    ncs_headers,
+    serve,
+)
 from webhooks.signatures import Webhook
 from worker import keys
 from worker.settings import Settings
@@ -52,7 +59,18 @@ async def test_deduplication_follows_webhook_id_when_the_body_id_differs(
     await client.post(URL, content=first, headers=event_headers(first, "msg-1"))
     await client.post(URL, content=second, headers=event_headers(second, "msg-1"))
     assert await redis.xlen(STREAM) == 1
-    assert await redis.exists(keys.dedupe("msg-1")) == 1
+    assert await redis.exists(keys.dedupe("events", "msg-1")) == 1
+
+
+async def test_an_app_event_whose_id_equals_a_notice_id_is_not_a_duplicate(
+    client: httpx.AsyncClient, redis: aioredis.Redis
+) -> None:
+    # The two senders choose their ids independently: each has its own dedupe namespace.
+    notice = ncs_body("2000001428:4330:107")
+    await client.post("/webhooks/agora", content=notice, headers=ncs_headers(notice))
+    body = app_event_body()
+    await client.post(URL, content=body, headers=event_headers(body, "2000001428:4330:107"))
+    assert await redis.xlen(STREAM) == 2
 
 
 async def test_a_tampered_body_is_rejected(

@@ -124,8 +124,8 @@ class Requester:
         while True:
             attempt += 1
             base_url = self._base_urls[url_index]
-            remaining_s = policy.total_timeout_s - (policy.clock() - started_s)
             await self._rate_limiter()
+            remaining_s = policy.total_timeout_s - (policy.clock() - started_s)
             sent_at = time.perf_counter()
             retry_after_s: float | None = None
             failure: AgoraTransportError | AgoraHTTPError

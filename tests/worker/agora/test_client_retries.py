@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.worker.agora import builders
@@ -104,3 +105,22 @@ async def test_a_rate_limit_waits_at_least_as_long_as_retry_after_says(
     await harness.fault(endpoint="user_list", status=429, count=1)
     await agora.channel_users(ROOM)
     assert harness.pauses.taken_s == [3.0]
+
+
+async def test_a_wait_for_the_rate_limiter_counts_against_the_total_deadline(
+    harness: Harness,
+) -> None:
+    timeouts: list[float] = []
+
+    async def record_timeout(request: httpx.Request) -> None:
+        timeouts.append(request.extensions["timeout"]["read"])
+
+    async def slow_limiter() -> None:
+        harness.pauses.now_s += 58.0  # waited that long for a request token
+
+    harness.http.event_hooks = {"request": [record_timeout], "response": []}
+    agora = harness.make_client(
+        retry=fast_retry(harness.pauses, total_timeout_s=60.0), rate_limiter=slow_limiter
+    )
+    await agora.acquire(cname=ROOM, uid=RECORDER, mode=MIX)
+    assert timeouts == [pytest.approx(2.0)]

@@ -169,14 +169,13 @@ def normalize_app_event(
     channel = read_channel(event, "channel")
     ts_ms = received_ms if event.get("ts_ms") is None else read_int(event, "ts_ms", hi=TS_MS_MAX)
     seq = read_optional_int(event, "seq")
-    order = ts_ms if seq is None else seq
     if event_type == APP_CHANNEL_CLOSED:
         return ChannelEvent(
             channel=channel,
             uid=NO_UID,
             kind=ChannelEventKind.CHANNEL_CLOSED,
             role=None,
-            order=order,
+            order=ts_ms,
             ts_ms=ts_ms,
             is_recorder=False,
             event_id=event_id,
@@ -192,7 +191,7 @@ def normalize_app_event(
         uid=uid,
         kind=ChannelEventKind.JOIN if event_type == APP_USER_JOINED else ChannelEventKind.LEAVE,
         role=role,
-        order=order,
+        order=ts_ms if seq is None else seq,
         ts_ms=ts_ms,
         is_recorder=uid in recorder_uids,
         event_id=event_id,

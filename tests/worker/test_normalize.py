@@ -387,6 +387,12 @@ def test_app_channel_closed_needs_no_uid() -> None:
     )
 
 
+def test_app_channel_closed_is_ordered_by_its_time_even_with_a_seq() -> None:
+    event = app({"id": "e", "type": "channel.closed", "channel": "room-1", "ts_ms": 5, "seq": 9})
+    assert isinstance(event, ChannelEvent)
+    assert (event.order, event.ts_ms) == (5, 5)
+
+
 def test_app_event_of_a_recorder_uid_is_marked_as_recorder() -> None:
     event = app({**JOIN, "uid": 4_200_000_000})
     assert isinstance(event, ChannelEvent)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import re
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,87 @@ async def test_children_stop_even_when_the_supervisor_is_killed() -> None:
     proc.kill()
     await proc.wait()
     await eventually(lambda: not [pid for pid in children if alive(pid)], what="every child gone")
+
+
+def _crash_on_request(directory: Path) -> str:
+    """A child that counts its runs; its first run waits for the file `crash` and exits 1,
+    later runs exit 1 at once while `crash-again` exists, else sleep."""
+    return (
+        "import pathlib, sys, time\n"
+        f"d = pathlib.Path({str(directory)!r})\n"
+        "runs = d / 'runs'\n"
+        "n = len(runs.read_text()) + 1 if runs.exists() else 1\n"
+        "runs.write_text('x' * n)\n"
+        "print('run', n, flush=True)\n"
+        "if n == 1:\n"
+        "    while not (d / 'crash').exists():\n"
+        "        time.sleep(0.01)\n"
+        "    sys.exit(1)\n"
+        "if (d / 'crash-again').exists():\n"
+        "    sys.exit(1)\n"
+        "time.sleep(60)\n"
+    )
+
+
+def _runs_exist(directory: Path) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return (directory / "runs").exists()
+
+    return check
+
+
+async def test_a_restartable_child_that_exits_after_it_was_up_is_started_again(
+    tmp_path: Path,
+) -> None:
+    spec = _child("flaky", _crash_on_request(tmp_path), ready_check=_runs_exist(tmp_path))
+    spec = dataclasses.replace(spec, restarts=3)
+    run = Run([_child("steady", SLEEP), spec], restart_delay_s=0.05)
+    await asyncio.wait_for(run.ready.wait(), 20)
+    steady, first = run.pid_of("steady"), run.pid_of("flaky")
+    (tmp_path / "crash").touch()
+    await run.until_output("| run 2")
+    second = run.pid_of("flaky")
+    assert second != first
+    assert not alive(first)
+    assert alive(steady)
+    assert "autorec | flaky exited with code 1; restarting it in 0.05 s (restart 1 of 3)" in (
+        run.lines()
+    )
+    assert f"autorec | restarted flaky (pid {second})" in run.lines()
+    assert not run.task.done()
+    assert await run.stop() == 0
+    assert not [pid for pid in (steady, second) if alive(pid)]
+
+
+async def test_a_child_that_keeps_exiting_stops_everything_after_its_restarts(
+    tmp_path: Path,
+) -> None:
+    spec = _child("flaky", _crash_on_request(tmp_path), ready_check=_runs_exist(tmp_path))
+    spec = dataclasses.replace(spec, restarts=2)
+    run = Run([_child("steady", SLEEP), spec], restart_delay_s=0.05)
+    await asyncio.wait_for(run.ready.wait(), 20)
+    steady = run.pid_of("steady")
+    (tmp_path / "crash-again").touch()
+    (tmp_path / "crash").touch()
+    assert await asyncio.wait_for(run.task, 20) == 1
+    lines = run.lines()
+    assert "autorec | flaky exited with code 1; restarting it in 0.05 s (restart 1 of 2)" in lines
+    assert "autorec | flaky exited with code 1; restarting it in 0.1 s (restart 2 of 2)" in lines
+    assert "autorec | flaky exited with code 1; stopping everything" in lines
+    assert [line for line in lines if line.startswith("flaky | run")] == [
+        "flaky | run 1",
+        "flaky | run 2",
+        "flaky | run 3",
+    ]
+    assert not alive(steady)
+
+
+async def test_a_restartable_child_that_exits_while_starting_still_fails_the_start() -> None:
+    async def never() -> bool:
+        return False
+
+    spec = _child("broken", "import sys; sys.exit(4)", ready_check=never)
+    run = Run([dataclasses.replace(spec, restarts=5)], restart_delay_s=0.05)
+    assert await asyncio.wait_for(run.task, 20) == 1
+    assert "autorec | broken exited with code 4 while starting; stopping" in run.lines()
+    assert not [line for line in run.lines() if "restart" in line]

@@ -137,3 +137,11 @@ def test_the_summary_never_shows_a_redis_password(tmp_path: Path) -> None:
 
 def test_redact_url_leaves_a_url_without_password_alone() -> None:
     assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_only_the_worker_is_started_again_when_it_exits(tmp_path: Path) -> None:
+    stack = _plan(tmp_path, DevOptions(port=_free(), demo=True))
+    restarts = {child.name: child.restarts for child in stack.children}
+    assert restarts.pop("worker") > 0
+    assert set(restarts) == {"redis", "sandbox", "webhooks", "demo"}
+    assert set(restarts.values()) == {0}

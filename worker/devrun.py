@@ -3,10 +3,13 @@
 `Supervisor(specs).run()` starts each `ChildSpec` in order, each in its own process group,
 and waits for its `ready_check` before starting the next. Every output line of a child is
 printed with the child's name in front. It runs until SIGINT/SIGTERM/SIGHUP (or
-`request_stop()`) or until any child exits, then stops the children in reverse order:
+`request_stop()`) or until a child exits, then stops the children in reverse order:
 SIGTERM to the child's process group, SIGKILL after the grace period (at once on a second
-signal). Nothing is left running and no port stays bound; on Linux a child also gets
-SIGTERM if the supervisor itself is killed (`worker.orphan_guard`).
+signal). A child that exits while starting always ends the run; one whose spec says
+`restarts` is started again after it was up, with a doubling pause, at most `restarts` times
+in a row (a run of `STABLE_S` resets the count). Nothing is left running and no port stays
+bound; on Linux a child also gets SIGTERM if the supervisor itself is killed
+(`worker.orphan_guard`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ _PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
 _LINE_LIMIT_BYTES = 1 << 20
 _POLL_S = 0.05
 _CHECK_TIMEOUT_S = 2.0
+#: A child that ran this long before it exited starts again with a fresh restart budget.
+STABLE_S = 60.0
+_RESTART_DELAY_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class ChildSpec:
     ready_check: ReadyCheck | None = None
     ready_timeout_s: float = 30.0
     cwd: str | None = None
+    restarts: int = 0
+    """Times in a row the child is started again after exiting once it was up (0: never)."""
 
 
 class StartupError(Exception):
@@ -60,6 +68,9 @@ class _Child:
     process: asyncio.subprocess.Process
     pump: asyncio.Task[None]
     style: str
+    started_s: float
+    restarted: int = 0
+    """Restarts in a row so far (reset by a run of STABLE_S)."""
     exited: asyncio.Task[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,12 +87,14 @@ class Supervisor:
         out: TextIO | None = None,
         grace_s: float = 10.0,
         color: bool | None = None,
+        restart_delay_s: float = 1.0,
     ) -> None:
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"child names must be unique: {names}")
         self._specs = list(specs)
         self._grace_s = grace_s
+        self._restart_delay_s = restart_delay_s
         self._console = Console(
             file=out if out is not None else sys.stdout,
             force_terminal=color,
@@ -160,23 +173,25 @@ class Supervisor:
         for spec in self._specs:
             if self._stopping():
                 return
-            process = await asyncio.create_subprocess_exec(
-                *guarded(spec.argv),
-                env=dict(spec.env) if spec.env is not None else None,
-                cwd=spec.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                process_group=0,
-                limit=_LINE_LIMIT_BYTES,
-            )
-            style = next(styles)
-            assert process.stdout is not None
-            pump = asyncio.create_task(self._pump(spec.name, style, process.stdout))
-            child = _Child(spec, process, pump, style)
+            child = await self._spawn(spec, next(styles))
             self._children.append(child)
-            self.say(f"started {spec.name} (pid {process.pid})")
+            self.say(f"started {spec.name} (pid {child.process.pid})")
             await self._wait_ready(child)
+
+    async def _spawn(self, spec: ChildSpec, style: str) -> _Child:
+        process = await asyncio.create_subprocess_exec(
+            *guarded(spec.argv),
+            env=dict(spec.env) if spec.env is not None else None,
+            cwd=spec.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            limit=_LINE_LIMIT_BYTES,
+        )
+        assert process.stdout is not None
+        pump = asyncio.create_task(self._pump(spec.name, style, process.stdout))
+        return _Child(spec, process, pump, style, asyncio.get_running_loop().time())
 
     async def _wait_ready(self, child: _Child) -> None:
         spec = child.spec
@@ -204,26 +219,56 @@ class Supervisor:
     async def _watch(self) -> int:
         assert self._stop is not None
         stop = asyncio.ensure_future(self._stop.wait())
-        exits = {child.exited: child for child in self._children}
         try:
-            done, _ = await asyncio.wait([stop, *exits], return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                exits = {child.exited: child for child in self._children}
+                done, _ = await asyncio.wait([stop, *exits], return_when=asyncio.FIRST_COMPLETED)
+                dead = [exits[task] for task in done if task in exits]
+                if not dead or self._stopping():
+                    return 0
+                for child in dead:
+                    if not await self._restart(child):
+                        return 1
         finally:
             stop.cancel()
-        dead = [exits[task] for task in done if task in exits]
-        if not dead or self._stopping():
-            return 0
-        for child in dead:
-            ended = _describe_exit(child.exited.result())
-            self.say(f"{child.spec.name} {ended}; stopping everything")
-        return 1
+
+    async def _restart(self, child: _Child) -> bool:
+        """Start an exited child again if its spec allows; False: stop everything."""
+        spec = child.spec
+        ended = _describe_exit(child.exited.result())
+        loop = asyncio.get_running_loop()
+        restarted = 0 if loop.time() - child.started_s >= STABLE_S else child.restarted
+        if restarted >= spec.restarts:
+            self.say(f"{spec.name} {ended}; stopping everything")
+            return False
+        delay_s = min(_RESTART_DELAY_MAX_S, self._restart_delay_s * 2**restarted)
+        self.say(
+            f"{spec.name} {ended}; restarting it in {delay_s:g} s "
+            f"(restart {restarted + 1} of {spec.restarts})"
+        )
+        # Whatever the old process left in its group goes before the new one starts.
+        _signal_group(child.process.pid, signal.SIGKILL)
+        if not child.pump.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(child.pump), 2.0)
+            child.pump.cancel()
+        await self._pause(delay_s)
+        if self._stopping():
+            return True
+        fresh = await self._spawn(spec, child.style)
+        fresh.restarted = restarted + 1
+        self._children[self._children.index(child)] = fresh
+        self.say(f"restarted {spec.name} (pid {fresh.process.pid})")
+        return True
 
     async def _stop_all(self) -> None:
         for child in reversed(self._children):
             await self._stop_child(child)
         for child in self._children:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(child.pump), 2.0)
-            child.pump.cancel()
+            if not child.pump.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(child.pump), 2.0)
+                child.pump.cancel()
         self._children.clear()
 
     async def _stop_child(self, child: _Child) -> None:

@@ -46,6 +46,9 @@ class DevOptions:
     """Simulate channels that fill and empty (`worker.demo`); needs the sandbox."""
 
 
+#: Times in a row `autorec dev` starts an exited worker again (after 1, 2, 4, 8, 16 s).
+WORKER_RESTARTS = 5
+
 #: Empty-channel grace of a demo unless AUTOREC_EMPTY_GRACE_S is set: short enough to watch.
 DEMO_GRACE_S = 5
 
@@ -138,7 +141,12 @@ def plan_dev(
     worker_env = {**env, "AUTOREC_WORKER_METRICS_PORT": str(metrics_port)}
     ready = http_ready(f"http://{LOOPBACK}:{metrics_port}/metrics")
     argv = [sys.executable, "-m", "worker.cli", "worker"]
-    children.append(ChildSpec("worker", argv, env=worker_env, ready_check=ready))
+    # A worker exits when Redis drops its connection; like compose's restart policy, start
+    # it again rather than end the whole run (Redis itself is never restarted: it keeps
+    # nothing, so its exit ends the run).
+    children.append(
+        ChildSpec("worker", argv, env=worker_env, ready_check=ready, restarts=WORKER_RESTARTS)
+    )
     endpoints.append(Endpoint("worker", f"http://{LOOPBACK}:{metrics_port}/metrics", "metrics"))
 
     if options.demo and sandbox_url is not None:

@@ -115,7 +115,7 @@ class Requester:
         """Send until a 200 or an absorbed answer arrives; raise the typed error otherwise."""
         headers = {"Authorization": self._authorization.get_secret_value()}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = "application/json;charset=utf-8"
         policy = self._retry
         started_s = policy.clock()
         url_index = self._preferred

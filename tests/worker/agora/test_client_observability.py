@@ -175,3 +175,15 @@ async def test_the_customer_secret_echoed_by_a_gateway_is_redacted(
     with pytest.raises(AgoraAuthError, match=r"\[redacted\]") as caught:
         await agora.query(resource_id="r" * 20, sid="s" * 32, mode=MIX)
     assert leaked(str(caught.value)) == []
+
+
+async def test_a_json_body_is_sent_as_utf8_json(harness: Harness, agora: AgoraClient) -> None:
+    # Agora's current docs ask for application/json, older ones for exactly this value.
+    content_types: list[str | None] = []
+
+    async def record(request: httpx.Request) -> None:
+        content_types.append(request.headers.get("content-type"))
+
+    harness.http.event_hooks = {"request": [record], "response": []}
+    await agora.acquire(cname=ROOM, uid=RECORDER, mode=MIX)
+    assert content_types == ["application/json;charset=utf-8"]

@@ -188,6 +188,18 @@ def test_the_image_command_is_exec_form() -> None:
     assert yaml.safe_load(commands[-1])[0] == "autorec"
 
 
+def test_the_dependencies_are_built_before_the_code_is_copied() -> None:
+    build = []
+    for keyword, value in _dockerfile_instructions():
+        if keyword == "FROM" and build:
+            break
+        build.append((keyword, value))
+    wheels = next(i for i, (k, v) in enumerate(build) if k == "RUN" and "-r requirements" in v)
+    copies = [v.split()[0] for k, v in build[:wheels] if k == "COPY"]
+    assert copies == ["pyproject.toml"]
+    assert ("RUN", "pip wheel --no-deps --wheel-dir /wheels .") in build[wheels:]
+
+
 def test_env_example_documents_every_setting_with_its_description() -> None:
     lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
     for name, field in Settings.model_fields.items():

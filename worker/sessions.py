@@ -164,6 +164,13 @@ class Session:
         return cls(**values)
 
 
+#: Remove a channel from the session index unless its session hash exists.
+_UNINDEX_IF_GONE: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
+
 @dataclass
 class SessionStore:
     """Reads and writes session hashes and the index of channels that have one."""
@@ -223,7 +230,10 @@ class SessionStore:
         for channel in await self.channels():
             session = await self.get(channel)
             if session is None:
-                await self.redis.zrem(keys.SESSIONS, channel)
+                # Only if it is still gone: a session saved meanwhile keeps its entry.
+                await self.redis.eval(  # type: ignore[no-untyped-call]
+                    _UNINDEX_IF_GONE, 2, keys.session(channel), keys.SESSIONS, channel
+                )
             else:
                 found.append(session)
         return found

@@ -84,6 +84,25 @@ async def test_a_session_write_leaves_fields_set_by_events_alone(redis: aioredis
     assert [s.channel for s in await store.list_sessions()] == ["room-1"]
 
 
+async def test_listing_drops_index_entries_of_gone_sessions_only(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SessionStore(redis)
+    await redis.zadd(keys.SESSIONS, {"gone": 1, "new": 2})
+    session = Session("new", SessionState.ACQUIRING, 4_200_000_001, 0, "mix", "p", 2)
+    real_get = SessionStore.get
+
+    async def get_racing_a_save(self: SessionStore, channel: str) -> Session | None:
+        found = await real_get(self, channel)
+        if channel == "new":  # saved by another worker just after this read
+            await store.save(session)
+        return found
+
+    monkeypatch.setattr(SessionStore, "get", get_racing_a_save)
+    assert await store.list_sessions() == []
+    assert await redis.zrange(keys.SESSIONS, 0, -1) == [b"new"]
+
+
 async def test_event_fields_are_not_set_on_a_session_that_is_gone(redis: aioredis.Redis) -> None:
     assert not await SessionStore(redis).set_fields("room-1", exit_status=0)
     assert await redis.exists(keys.session("room-1")) == 0

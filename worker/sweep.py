@@ -3,8 +3,8 @@
 One pass, bounded in work and Agora requests:
 
 1. Slots from sessions: a session without a lease gets one back (`Slots.rebuild`, e.g. after
-   Redis lost the slot set); a lease without a session (and without a reconcile holding
-   the channel's lock) is released: its recording is known to be gone.
+   Redis lost the slot set); a lease without a session is released under the channel's
+   lock (skipped while a reconcile holds it): its recording is known to be gone.
 2. Every session with a sid is due for a query now: its channel's reconcile asks Agora,
    renews the lease on status 4/5, restarts a dead recording, stops a leak.
 3. A reconcile is enqueued for every channel with a session, every channel that wants a
@@ -26,6 +26,7 @@ from typing import Final
 
 from worker import keys
 from worker.agora import AgoraError
+from worker.channel_lock import ChannelBusy, channel_lock
 from worker.controller import Controller
 from worker.controller_metrics import Drift
 from worker.heal import HealOutcome, heal_channel
@@ -135,11 +136,17 @@ async def sweep(ctl: Controller) -> SweepReport:
         deps.metrics.drift(Drift.LOST_LEASE, len(missing))
         logger.warning("reconcile_all: re-created slot leases for sessions %s", missing)
     for channel in sorted(holders - with_session):
-        if await deps.redis.exists(keys.lock(channel)):
+        # Under the channel's lock, so no reconcile can open a session on this lease
+        # between the check and the release.
+        try:
+            async with channel_lock(deps.redis, channel, ttl_ms=deps.config.lock_ttl_ms):
+                if await deps.sessions.get(channel) is not None:
+                    continue
+                admitted = await deps.slots.release(channel)
+        except ChannelBusy:
             continue
-        if await deps.sessions.get(channel) is None:
-            report.released.append(channel)
-            await ctl.wake_all(await deps.slots.release(channel), now)
+        report.released.append(channel)
+        await ctl.wake_all(admitted, now)
     if report.released:
         logger.warning("reconcile_all: released slots without a session: %s", report.released)
 

@@ -3,13 +3,18 @@ list, slots rebuilt from sessions and released without one."""
 
 from __future__ import annotations
 
+import contextlib
+
+import pytest
+
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
 from tests.worker.controller.conftest import Stack, eventually
 from worker import keys
+from worker.channel_lock import ChannelBusy, channel_lock
 from worker.functions.reconcile_all import reconcile_all
 from worker.heal import HealOutcome
-from worker.sessions import SessionState
+from worker.sessions import Session, SessionState, SessionStore
 from worker.sweep import sweep
 
 
@@ -77,3 +82,26 @@ async def test_a_lease_without_a_session_is_released(stack: Stack) -> None:
     summary = await reconcile_all(stack.ctx)
     assert "released=1" in summary
     assert await stack.deps.slots.holders() == []
+
+
+async def test_a_lease_is_released_under_the_lock_so_no_session_is_left_without_one(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await stack.deps.slots.acquire("room-1")  # taken by a reconcile that has no session yet
+    real_get = SessionStore.get
+    session = Session("room-1", SessionState.ACQUIRING, 4_200_000_001, 0, "mix", "p", 1)
+
+    async def get_then_a_reconcile_opens_a_session(
+        self: SessionStore, channel: str
+    ) -> Session | None:
+        found = await real_get(self, channel)
+        with contextlib.suppress(ChannelBusy):
+            async with channel_lock(stack.arq, channel, ttl_ms=3_000):
+                if await real_get(self, channel) is None:
+                    await self.save(session)
+        return found
+
+    monkeypatch.setattr(SessionStore, "get", get_then_a_reconcile_opens_a_session)
+    await sweep(stack.controller)
+    has_session = await real_get(stack.deps.sessions, "room-1") is not None
+    assert has_session == (await stack.deps.slots.holders() == ["room-1"])

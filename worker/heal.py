@@ -62,10 +62,8 @@ async def _recorder_uids(deps: ControllerDeps, channel: str) -> set[int]:
 async def heal_channel(deps: ControllerDeps, channel: str, *, now_ms: int) -> HealResult:
     """Check one channel against Agora's user list (one rate-limited request)."""
     state = await read_channel_state(deps.redis, channel)
-    recent = state is not None and state.updated_ms is not None
-    if recent and state is not None and state.updated_ms is not None:
-        recent = now_ms - state.updated_ms < deps.config.user_list_quiet_ms
-    if recent:
+    updated_ms = state.updated_ms if state is not None else None
+    if updated_ms is not None and now_ms - updated_ms < deps.config.user_list_quiet_ms:
         return HealResult(channel, HealOutcome.SKIPPED)
     policy = deps.policies.match(channel)
     users = await deps.agora.channel_users(channel)

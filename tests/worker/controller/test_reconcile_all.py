@@ -4,6 +4,7 @@ list, slots rebuilt from sessions and released without one."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.worker.controller.conftest import Stack, eventually
 from worker import keys
 from worker.channel_lock import ChannelBusy, channel_lock
 from worker.functions.reconcile_all import reconcile_all
-from worker.heal import HealOutcome
+from worker.heal import HealOutcome, heal_channel
 from worker.sessions import Session, SessionState, SessionStore
 from worker.sweep import sweep
 
@@ -105,3 +106,15 @@ async def test_a_lease_is_released_under_the_lock_so_no_session_is_left_without_
     await sweep(stack.controller)
     has_session = await real_get(stack.deps.sessions, "room-1") is not None
     assert has_session == (await stack.deps.slots.holders() == ["room-1"])
+
+
+async def test_a_channel_with_a_recent_event_is_left_for_a_later_pass(stack: Stack) -> None:
+    await stack.join("room-1", 11)
+    stack.world.leave("room-1", 11)  # the leave may still be on its way
+    stack.deps.config = dataclasses.replace(stack.deps.config, user_list_quiet_ms=60_000)
+    now = await stack.controller.now_ms()
+    result = await heal_channel(stack.deps, "room-1", now_ms=now)
+    assert result.outcome is HealOutcome.SKIPPED
+    assert await stack.arq.hget(keys.channel("room-1"), "occupancy") == b"1"
+    later = await heal_channel(stack.deps, "room-1", now_ms=now + 60_000)
+    assert later.outcome is HealOutcome.CLEARED

@@ -145,3 +145,22 @@ def test_only_the_worker_is_started_again_when_it_exits(tmp_path: Path) -> None:
     assert restarts.pop("worker") > 0
     assert set(restarts) == {"redis", "sandbox", "webhooks", "demo"}
     assert set(restarts.values()) == {0}
+
+
+def test_the_summary_is_printed_whole_on_an_80_column_pipe(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from worker.devstack import print_summary
+
+    stack = _plan(tmp_path, DevOptions(port=_free(), demo=True))
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False)
+    print_summary(
+        console, stack, {child.name: 10_000 + i for i, child in enumerate(stack.children)}
+    )
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines() if line.strip()}
+    for endpoint in stack.endpoints:
+        assert endpoint.address in rows[endpoint.name]
+        assert endpoint.note in rows[endpoint.name]

@@ -32,7 +32,7 @@ _UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 def run_dev(options: DevOptions, *, grace_s: float) -> int:
     """Run Redis, the sandbox, the webhook service and a worker until stopped."""
     from worker.devrun import Supervisor
-    from worker.devstack import plan_dev, summary_table
+    from worker.devstack import plan_dev, print_summary
 
     settings = Settings.load()
     if "redis_url" in settings.model_fields_set:
@@ -49,7 +49,7 @@ def run_dev(options: DevOptions, *, grace_s: float) -> int:
         supervisor = Supervisor(stack.children, grace_s=grace_s)
 
         def show_summary() -> None:
-            supervisor.console.print(summary_table(stack, supervisor.pids))
+            print_summary(supervisor.console, stack, supervisor.pids)
 
         return asyncio.run(supervisor.run(on_ready=show_summary))
 

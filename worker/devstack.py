@@ -16,6 +16,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.segment import Segment, Segments
 from rich.table import Table
 
 from worker.devrun import ChildSpec
@@ -172,6 +175,16 @@ def summary_table(stack: DevStack, pids: Mapping[str, int]) -> Table:
         pid = pids.get(endpoint.name)
         table.add_row(endpoint.name, str(pid or "—"), endpoint.address, endpoint.note)
     return table
+
+
+def print_summary(console: Console, stack: DevStack, pids: Mapping[str, int]) -> None:
+    """Print `summary_table` whole: wider than the console (say, output to a pipe, 80
+    columns) rather than wrap or cut an address or a note."""
+    table = summary_table(stack, pids)
+    needed = Measurement.get(console, console.options.update_width(1000), table).maximum
+    options = console.options.update_width(max(console.width, needed))
+    for line in console.render_lines(table, options, pad=False):
+        console.print(Segments([*line, Segment.line()]), soft_wrap=True)
 
 
 def redact_url(url: str) -> str:

@@ -139,7 +139,7 @@ def test_an_unknown_option_names_its_command(capsys: pytest.CaptureFixture[str])
     assert err == "autorec dev: error: unrecognized arguments: --colour (see autorec dev --help)\n"
 
 
-@pytest.mark.parametrize("command", ["dev", "webhooks", "worker", "token"])
+@pytest.mark.parametrize("command", ["dev", "webhooks", "worker", "status", "token"])
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
     code, out, _ = _run(capsys, command, "--help")
     assert code == 0
@@ -149,7 +149,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: str
 def test_the_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "--help")
     assert code == 0
-    for command in ("dev", "webhooks", "worker", "sandbox", "token"):
+    for command in ("dev", "webhooks", "worker", "status", "sandbox", "token"):
         assert f"    {command} " in out
 
 
@@ -357,7 +357,6 @@ def _poll(url: str, timeout_s: float = 20.0) -> httpx.Response:
 
 @pytest.mark.slow
 async def test_dev_runs_everything_wired_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
-    pytest.importorskip("worker.main", reason="worker.main (WorkerSettings) is missing")
     port, sandbox_port = free_port(), free_port()
     env = {
         name: value

@@ -127,17 +127,18 @@ def test_the_worker_runs_two_replicas_without_a_container_name() -> None:
 
 
 def test_the_worker_stop_grace_period_exceeds_its_job_completion_wait() -> None:
-    main = pytest.importorskip("worker.main", reason="worker.main (WorkerSettings) is missing")
-    options = main.worker_settings(Settings(_env_file=None))
-    completion_wait_s = float(options.get("job_completion_wait", 0))
+    from worker.main import worker_settings
+
+    options = worker_settings(Settings(_env_file=None))
+    completion_wait_s = float(options["job_completion_wait"])
     assert _duration_s(_service("worker")["stop_grace_period"]) > completion_wait_s
 
 
 def test_the_webhooks_stop_grace_period_exceeds_its_graceful_shutdown() -> None:
+    from worker.cli import build_parser
+
     command = _service("webhooks")["command"]
-    graceful_s = 5  # `autorec webhooks --graceful-shutdown-s` default
-    if "--graceful-shutdown-s" in command:
-        graceful_s = int(command[command.index("--graceful-shutdown-s") + 1])
+    graceful_s = build_parser().parse_args(command[1:]).graceful_shutdown_s
     assert _duration_s(_service("webhooks")["stop_grace_period"]) > graceful_s
 
 
@@ -293,8 +294,6 @@ def local_service(
 async def test_each_service_command_comes_up_healthy_and_stops_cleanly(
     name: str, local_service: Callable[[str], LocalService], tmp_path: Path
 ) -> None:
-    if name == "worker":
-        pytest.importorskip("worker.main", reason="worker.main (WorkerSettings) is missing")
     service = local_service(name)
     with service.log.open("wb") as log:
         process = await asyncio.create_subprocess_exec(

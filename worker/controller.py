@@ -222,9 +222,18 @@ class Controller:
         roles = {member.role for member in (await read_members(self.deps.redis, channel)).values()}
         return Role.COMMUNICATION not in roles and bool(roles & {Role.HOST, Role.AUDIENCE})
 
-    async def finish(self, session: Session, outcome: str, now_ms: int, **extra: object) -> None:
+    async def finish(
+        self,
+        session: Session,
+        outcome: str,
+        now_ms: int,
+        *,
+        files: tuple[str, ...] | None = None,
+        uploading_status: str | None = None,
+    ) -> None:
         """The recording has ended (or never started): history, forget the session, free
-        the slot, wake the channels now admitted."""
+        the slot, wake the channels now admitted. `files` and `uploading_status` (from the
+        stop answer) replace the session's when given."""
         entry = HistoryEntry(
             channel=session.channel,
             outcome=outcome,
@@ -238,8 +247,8 @@ class Controller:
             sid=session.sid,
             started_ms=session.started_ms,
             stop_reason=session.stop_reason,
-            files=tuple(extra.get("files", session.files)),  # type: ignore[arg-type]
-            uploading_status=extra.get("uploading_status", session.uploading_status),  # type: ignore[arg-type]
+            files=files if files is not None else session.files,
+            uploading_status=uploading_status or session.uploading_status,
             leave_code=session.leave_code,
             exit_status=session.exit_status,
             failover_uid=session.failover_uid,

@@ -169,7 +169,7 @@ async def stop_step(ctl: Controller, step: Step, session: Session) -> bool:
         result.outcome.value,
         now,
         files=files or session.files,
-        uploading_status=uploading or session.uploading_status,
+        uploading_status=uploading,
     )
     return True
 

@@ -28,14 +28,6 @@ class RecorderUids:
             raise ValueError(f"recorder uid index must be 0 or 1, got {index}")
         return self.primary if index == PRIMARY else self.backup
 
-    def index_of(self, uid: int) -> int | None:
-        """0 or 1 if `uid` is one of the pair, else None."""
-        if uid == self.primary:
-            return PRIMARY
-        if uid == self.backup:
-            return BACKUP
-        return None
-
 
 def _hash_into(text: str, lo: int, span: int) -> int:
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()

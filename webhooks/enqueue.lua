@@ -2,7 +2,11 @@
 -- KEYS[1] dedupe key (autorec:seen:<source>:<event id>), KEYS[2] events stream
 -- ARGV[1] dedupe TTL (s), ARGV[2] approximate stream MAXLEN, ARGV[3..] field, value, ...
 -- Returns the new entry id, or false (nil) when the event id was already seen.
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+-- The id is remembered only after the XADD succeeded: a script error is not rolled back,
+-- and a refused event must not make its sender's retry look like a duplicate.
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return false
 end
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return id

@@ -1,8 +1,9 @@
 """Durable, deduplicated enqueue of a webhook event: one Lua script, one Redis round trip.
 
-The script sets the event id's dedupe key with a TTL covering the sender's retry horizon and,
-only if it was new, XADDs the entry to the events stream (approximate MAXLEN). Running it
-twice for one event is harmless: the second run answers "duplicate". That is what makes the
+Unless the event id's dedupe key exists, the script XADDs the entry to the events stream
+(approximate MAXLEN) and then sets the key, with a TTL covering the sender's retry horizon;
+an XADD that fails leaves no key behind. Running it twice for one event is harmless: the
+second run answers "duplicate". That is what makes the
 one retry below safe after a connection drops mid-flight.
 
 Requests that reach the queue in the same event-loop turn share one pipelined round trip

@@ -94,6 +94,17 @@ async def test_a_flushed_script_cache_is_reloaded(redis: aioredis.Redis) -> None
     assert await redis.xlen(STREAM) == 2
 
 
+async def test_an_event_the_stream_refused_is_added_when_retried(redis: aioredis.Redis) -> None:
+    # A refused event leaves nothing behind: its retry must not pass for a duplicate.
+    await redis.set(STREAM, "not a stream")
+    queue = _queue(redis)
+    with pytest.raises(QueueUnavailable):
+        await queue.enqueue("agora", "n0", _fields())
+    await redis.delete(STREAM)
+    assert await queue.enqueue("agora", "n0", _fields()) is True
+    assert await redis.xlen(STREAM) == 1
+
+
 async def test_an_unreachable_redis_raises_queue_unavailable() -> None:
     redis = connect_redis(f"redis://127.0.0.1:{free_port()}/0")
     try:

@@ -94,6 +94,13 @@ async def test_metrics_are_served_on_the_configured_port_until_shutdown(
         async with httpx.AsyncClient() as http:
             response = await http.get(f"http://127.0.0.1:{port}/metrics")
         assert "autorec_events_dead_lettered_total" in response.text
+        for controller_metric in (
+            "autorec_agora_requests_total",
+            "autorec_recordings_started_total",
+            "autorec_reconcile_drift_total",
+            "autorec_jobs_total",
+        ):
+            assert f"# TYPE {controller_metric} counter" in response.text
     finally:
         await shutdown(ctx)
     async with httpx.AsyncClient() as http:

@@ -257,12 +257,15 @@ def test_dev_with_an_unreachable_redis_url_says_so_at_once(
     assert "hunter2hunter2" not in err
 
 
-def test_dev_refuses_a_busy_port_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("command", ["dev", "webhooks"])
+def test_a_busy_port_is_refused_with_one_line(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, _, err = _run(capsys, "dev", "--port", str(port))
+        code, _, err = _run(capsys, command, "--port", str(port))
     assert code == 2
     assert err.count("\n") == 1
     assert err.startswith(

@@ -65,10 +65,12 @@ def run_webhooks(
     """Serve the webhook service in this process until SIGINT/SIGTERM."""
     import uvicorn
 
+    from worker.devstack import check_port_free
     from worker.logsetup import uvicorn_log_config
 
     settings = Settings.load()
     level = uvicorn_level(settings.autorec_log_level)
+    check_port_free(host, port, "--port")
     # Named by import string: the worker package never imports the HTTP edge.
     uvicorn.run(
         "webhooks.app:create_app",

@@ -96,7 +96,7 @@ def plan_dev(
     settings: Settings, options: DevOptions, *, base_env: Mapping[str, str], data_dir: Path
 ) -> DevStack:
     """The children of `autorec dev`, wired together; raises ConfigError on a busy port."""
-    _check_port_free(options.host, options.port, "--port")
+    check_port_free(options.host, options.port, "--port")
     env = {**base_env, "PYTHONUNBUFFERED": "1"}
     children: list[ChildSpec] = []
     endpoints: list[Endpoint] = []
@@ -256,11 +256,12 @@ def _sandbox_storage() -> dict[str, str]:
 def _port(requested: int, flag: str) -> int:
     if requested == 0:
         return free_port()
-    _check_port_free(LOOPBACK, requested, flag)
+    check_port_free(LOOPBACK, requested, flag)
     return requested
 
 
-def _check_port_free(host: str, port: int, flag: str) -> None:
+def check_port_free(host: str, port: int, flag: str) -> None:
+    """ConfigError naming `flag` when nothing could listen on host:port now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

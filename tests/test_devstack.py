@@ -164,3 +164,20 @@ def test_the_summary_is_printed_whole_on_an_80_column_pipe(tmp_path: Path) -> No
     for endpoint in stack.endpoints:
         assert endpoint.address in rows[endpoint.name]
         assert endpoint.note in rows[endpoint.name]
+
+
+def test_the_port_check_binds_an_ipv6_host_with_ipv6() -> None:
+    from worker.devstack import check_port_free
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    check_port_free("::1", port, "--port")
+    with socket.socket(socket.AF_INET6) as busy:
+        busy.bind(("::1", port))
+        busy.listen()
+        with pytest.raises(ConfigError, match=r"^--port: cannot listen on ::1:"):
+            check_port_free("::1", port, "--port")

@@ -261,13 +261,17 @@ def _port(requested: int, flag: str) -> int:
 
 
 def check_port_free(host: str, port: int, flag: str) -> None:
-    """ConfigError naming `flag` when nothing could listen on host:port now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"{flag}: cannot listen on {host}:{port} ({exc.strerror})") from None
+    """ConfigError naming `flag` when nothing could listen on host:port now (IPv4 or IPv6,
+    as the host says)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:  # socket.gaierror included
+        raise ConfigError(f"{flag}: cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
 def _display_host(host: str) -> str:

@@ -181,3 +181,19 @@ def test_the_port_check_binds_an_ipv6_host_with_ipv6() -> None:
         busy.listen()
         with pytest.raises(ConfigError, match=r"^--port: cannot listen on ::1:"):
             check_port_free("::1", port, "--port")
+
+
+def test_an_ipv6_host_is_bracketed_in_the_webhooks_url(tmp_path: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    stack = _plan(tmp_path, DevOptions(host="::1", port=port))
+    webhooks = next(endpoint for endpoint in stack.endpoints if endpoint.name == "webhooks")
+    assert webhooks.address == f"http://[::1]:{port}"
+    assert _env(stack, "sandbox")["SANDBOX_APP_ID"]
+    sandbox_argv = list(_child(stack, "sandbox").argv)
+    ncs_url = sandbox_argv[sandbox_argv.index("--ncs-url") + 1]
+    assert ncs_url == f"http://[::1]:{port}/webhooks/agora"

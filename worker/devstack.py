@@ -275,4 +275,7 @@ def check_port_free(host: str, port: int, flag: str) -> None:
 
 
 def _display_host(host: str) -> str:
-    return LOOPBACK if host in ("0.0.0.0", "") else host  # noqa: S104 - compared, not bound
+    """The host of a URL that reaches a server bound to `host` from this machine."""
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - compared, not bound
+        return LOOPBACK
+    return f"[{host}]" if ":" in host else host

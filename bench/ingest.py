@@ -2,8 +2,8 @@
 
 Both run under uvicorn (one process, uvloop, httptools, no access log) against a private
 redis-server (AOF, fsync every second, as in production), driven by the same load generator
-on loopback for the same time. Also prints events/s applied by one consumer process when
-`bench/consume.py` is present.
+on loopback for the same time. Also prints events/s applied by one consumer process
+(`bench/consume.py`).
 
     .venv/bin/python -m bench.ingest --duration-s 5 --rounds 3
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench import consume
 from bench.common import (
     HttpRequest,
     LoadResult,
@@ -174,15 +174,8 @@ def _loader(generator: str) -> tuple[str, Loader]:
     return "python (2 processes)", run_python_load
 
 
-def _measure_consumer(redis_url: str, n_events: int) -> dict[str, float] | None:
-    try:
-        consume = importlib.import_module("bench.consume")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bench.consume":
-            raise
-        return None
-    result: dict[str, float] = asyncio.run(consume.measure(redis_url, n_events))
-    return result
+def _measure_consumer(redis_url: str, n_events: int) -> dict[str, float]:
+    return asyncio.run(consume.measure(redis_url, n_events))
 
 
 def measure(

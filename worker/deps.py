@@ -132,7 +132,9 @@ def build_deps(
     policies = policies or load_policies(
         settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s
     )
-    limiter = RateLimiter(arq, qps=settings.autorec_max_api_qps)
+    limiter = RateLimiter(
+        arq, qps=settings.autorec_max_api_qps, margin_ms=settings.autorec_api_qps_margin_ms
+    )
     timeout_s = config.limiter_timeout_s
 
     async def rate_limit() -> None:

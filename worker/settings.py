@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     autorec_max_api_qps: float = Field(
         default=10, gt=0, description="Agora requests per second across all workers."
     )
+    autorec_api_qps_margin_ms: int = Field(
+        default=100,
+        ge=0,
+        le=1000,
+        description="Extra spacing (ms) the request-rate window keeps, so network jitter never "
+        "lets Agora see more than AUTOREC_MAX_API_QPS requests in one second.",
+    )
     autorec_empty_grace_s: float = Field(
         default=30,
         ge=0,

@@ -16,7 +16,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.processes import alive, eventually, read_until
+from tests.processes import alive, read_until
+from tests.waiting import eventually
 from worker.agora.token import RtcRole, build_rtc_token
 from worker.cli import main
 from worker.redis_server import RedisServer, free_port

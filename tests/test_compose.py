@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.processes import eventually
+from tests.waiting import eventually
 from worker.redis_server import RedisServer, free_port
 from worker.settings import Settings
 

@@ -13,7 +13,8 @@ import pytest
 
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, running_sandbox
-from tests.processes import eventually, read_until
+from tests.processes import read_until
+from tests.waiting import eventually
 from worker.cli import build_parser
 from worker.demo import DemoError, DemoPlan, check_loopback, run_demo, summary_line
 from worker.devstack import DEMO_GRACE_S, DevOptions, DevStack, plan_dev

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import alive, eventually, read_until
+from tests.processes import alive, read_until
+from tests.waiting import eventually
 from worker.devrun import ChildSpec, Supervisor
 from worker.readiness import http_ready, redis_ready
 from worker.redis_server import RedisServer, free_port

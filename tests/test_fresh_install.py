@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import alive, eventually
+from tests.processes import alive
+from tests.waiting import eventually
 from worker.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

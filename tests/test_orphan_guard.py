@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.processes import alive, eventually
+from tests.processes import alive
+from tests.waiting import eventually
 from worker import orphan_guard
 
 pytestmark = pytest.mark.skipif(not orphan_guard.supported(), reason="needs Linux prctl")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from tests.e2e.sandbox_admin import Call, Recording, SandboxAdmin
-from tests.processes import eventually
+from tests.waiting import eventually
 
 __all__ = [
     "assert_converged",

@@ -28,7 +28,7 @@ from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.e2e.env import StackSecrets, autorec_env, settings_from
 from tests.e2e.sandbox_admin import SandboxAdmin
-from tests.processes import eventually
+from tests.waiting import eventually
 from webhooks.app import create_app
 from worker.main import worker_settings
 from worker.settings import Settings

@@ -22,7 +22,7 @@ import httpx
 
 from tests.e2e.env import StackSecrets, autorec_env
 from tests.e2e.sandbox_admin import SandboxAdmin
-from tests.processes import eventually
+from tests.waiting import eventually
 from worker.orphan_guard import guarded
 from worker.redis_server import free_port
 

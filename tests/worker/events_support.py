@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -127,12 +124,3 @@ async def snapshot(redis: aioredis.Redis[bytes], *channels: str) -> dict[str, ob
         )
         result[channel] = (core, members)
     return result
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
-    """Poll `check` until it holds; fail when the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(0.01)

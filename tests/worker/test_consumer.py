@@ -7,6 +7,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from tests.waiting import eventually
 from tests.worker.events_support import (
     GROUP,
     STREAM,
@@ -14,7 +15,6 @@ from tests.worker.events_support import (
     app_event,
     consumer,
     drain,
-    eventually,
     ncs_event,
     pending,
     recording_event,

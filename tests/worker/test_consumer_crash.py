@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from tests.waiting import eventually
 from tests.worker.events_support import (
     GROUP,
     STREAM,
@@ -16,7 +17,6 @@ from tests.worker.events_support import (
     app_event,
     consumer,
     drain,
-    eventually,
     ncs_event,
     pending,
     recording_event,

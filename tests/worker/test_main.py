@@ -12,7 +12,8 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 
 import worker.main
-from tests.worker.events_support import STREAM, add, app_event, eventually
+from tests.waiting import eventually
+from tests.worker.events_support import STREAM, add, app_event
 from worker.functions import WorkerContext
 from worker.main import WorkerOptions, shutdown, startup, worker_settings
 from worker.redis_server import free_port

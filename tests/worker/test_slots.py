@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.waiting import eventually
 from worker import keys
 from worker.redis_server import RedisServer
 from worker.slots import Admission, AdmissionStatus, Slots
@@ -30,15 +30,6 @@ HELD = Admission(AdmissionStatus.ALREADY_HELD)
 
 def waiting_at(position: int) -> Admission:
     return Admission(AdmissionStatus.WAITING, position)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
-    """Poll `check` until it holds; fail when the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(0.01)
 
 
 async def fill(slots: Slots, *channels: str) -> None:

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import itertools
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import httpx
@@ -51,16 +51,6 @@ from worker.settings import Settings
 
 GRACE_S = 0.2
 TIME_SCALE = 0.05
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 10.0, what: str = "condition"
-) -> None:
-    """Await `check()` becoming true (polling), or fail naming `what`."""
-    async with asyncio.timeout(timeout_s):
-        while not await check():
-            await asyncio.sleep(0.02)
-    assert await check(), what
 
 
 @dataclasses.dataclass

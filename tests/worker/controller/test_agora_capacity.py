@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox.config import SandboxConfig
-from tests.worker.controller.conftest import TIME_SCALE, Stack, eventually
+from tests.waiting import eventually
+from tests.worker.controller.conftest import TIME_SCALE, Stack
 from worker.sessions import SessionState
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.worker.controller.conftest import Stack, eventually
+from tests.waiting import eventually
+from tests.worker.controller.conftest import Stack
 from worker import keys
 from worker.sessions import SessionState
 

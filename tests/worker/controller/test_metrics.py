@@ -8,7 +8,8 @@ from prometheus_client import CollectorRegistry
 
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
-from tests.worker.controller.conftest import Stack, eventually
+from tests.waiting import eventually
+from tests.worker.controller.conftest import Stack
 from worker import keys
 from worker.controller_metrics import ControllerMetrics, agora_operation
 from worker.functions.reconcile_all import reconcile_all

@@ -10,7 +10,8 @@ import pytest
 
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
-from tests.worker.controller.conftest import Stack, eventually
+from tests.waiting import eventually
+from tests.worker.controller.conftest import Stack
 from worker import keys
 from worker.channel_lock import ChannelBusy, channel_lock
 from worker.functions.reconcile_all import reconcile_all

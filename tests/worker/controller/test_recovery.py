@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sandbox.faults import FaultRule
-from tests.worker.controller.conftest import Stack, eventually
+from tests.waiting import eventually
+from tests.worker.controller.conftest import Stack
 from worker.recorder_uids import BACKUP, PRIMARY
 from worker.sessions import SessionState
 

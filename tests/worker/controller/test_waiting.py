@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.worker.controller.conftest import Stack, eventually
+from tests.waiting import eventually
+from tests.worker.controller.conftest import Stack
 
 
 @pytest.fixture

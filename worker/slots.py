@@ -18,7 +18,9 @@ How the controller uses it (design §2 principle 5, invariants I1/I2):
   waiting channels that now fit; enqueue a reconcile for each so it can `acquire`.
   `release` does not grant them the slot: each admitted channel takes it itself with
   `acquire`, so a channel that emptied meanwhile never holds a slot it does not use.
-- A waiting channel that empties: `leave_queue(channel)` (also returns channels to wake).
+- A waiting channel that empties: `leave_queue(channel)`; the controller calls `release`,
+  which also leaves the queue, because it need not know whether the channel holds a lease.
+  Both return the channels to wake.
 - Agora's acquire answer 400/406 `vendor_over_load` (its own limit is reached, e.g. a lower
   quota or recordings we do not know about): `requeue_front(channel)` drops the lease and
   puts the channel at the head of the queue; no one is woken, because Agora just said there

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.redis_server import free_port
+from worker.dev.redis_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,11 +26,11 @@ import redis.asyncio as aioredis
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from worker import keys
-from worker.consumer import StreamConsumer
-from worker.normalize import UidRange
-from worker.occupancy import OccupancyRules
-from worker.reconcile_queue import RECONCILE_DUE, enqueue_reconcile
-from worker.redis_server import RedisServer
+from worker.dev.redis_server import RedisServer
+from worker.ingest.consumer import StreamConsumer
+from worker.ingest.normalize import UidRange
+from worker.state.occupancy import OccupancyRules
+from worker.state.reconcile_queue import RECONCILE_DUE, enqueue_reconcile
 
 USERS_PER_CHANNEL: Final = 10
 BATCH_SIZE: Final = 200

@@ -35,7 +35,7 @@ from bench.common import (
     wrk_available,
 )
 from webhooks.signatures import agora_signature
-from worker.redis_server import RedisServer
+from worker.dev.redis_server import RedisServer
 
 STREAM = "autorec:events"
 NCS_SECRET = "bench-ncs-secret"

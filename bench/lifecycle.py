@@ -37,9 +37,9 @@ from typing import Any
 
 import httpx
 
-from worker.devrun import Supervisor
-from worker.devstack import DevOptions, plan_dev
-from worker.redis_server import free_port
+from worker.dev.redis_server import free_port
+from worker.dev.run import Supervisor
+from worker.dev.stack import DevOptions, plan_dev
 from worker.settings import Settings
 
 P99_GOAL_MS = 50.0

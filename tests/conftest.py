@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from worker.redis_server import RedisServer
+from worker.dev.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

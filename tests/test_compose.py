@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.waiting import eventually
-from worker.redis_server import RedisServer, free_port
+from tests.support.waiting import eventually
+from worker.dev.redis_server import RedisServer, free_port
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ def test_the_worker_stop_grace_period_exceeds_its_job_completion_wait() -> None:
 
 
 def test_the_webhooks_stop_grace_period_exceeds_its_graceful_shutdown() -> None:
-    from worker.cli import build_parser
+    from worker.cli.main import build_parser
 
     command = _service("webhooks")["command"]
     graceful_s = build_parser().parse_args(command[1:]).graceful_shutdown_s
@@ -332,7 +332,7 @@ def _env_example_sandbox_lines() -> dict[str, str]:
 
 
 def test_the_env_example_sandbox_lines_configure_a_worker_that_starts() -> None:
-    from worker.deps import controller_config
+    from worker.controller.deps import controller_config
 
     values = _env_example_sandbox_lines()
     assert values["AGORA_API_URLS"].startswith("http://sandbox:")

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import alive
-from tests.waiting import eventually
-from worker.redis_server import free_port
+from tests.support.processes import alive
+from tests.support.waiting import eventually
+from worker.dev.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from worker.redis_server import RedisServer
+from worker.dev.redis_server import RedisServer
 
 
 async def test_redis_fixture_runs_lua_with_server_time(redis: aioredis.Redis) -> None:

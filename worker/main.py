@@ -30,20 +30,20 @@ from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
 
-from worker.consumer import StreamConsumer
-from worker.controller import Controller
-from worker.controller_metrics import ControllerMetrics, agora_http_client
-from worker.deps import build_deps, controller_config
+from worker.controller.deps import build_deps, controller_config
+from worker.controller.loop import Controller
+from worker.controller.metrics import ControllerMetrics, agora_http_client
+from worker.controller.recording_events import RecordingEventHandler
 from worker.functions import WorkerContext
 from worker.functions.reconcile_all import reconcile_all
 from worker.functions.reconcile_channel import MAX_TRIES as RECONCILE_CHANNEL_MAX_TRIES
 from worker.functions.reconcile_channel import reconcile_channel
+from worker.ingest.consumer import StreamConsumer
+from worker.ingest.normalize import UidRange
 from worker.metrics import WorkerMetrics, start_metrics_server
-from worker.normalize import UidRange
 from worker.policies import load_policies
-from worker.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
-from worker.recording_events import RecordingEventHandler
 from worker.settings import Settings
+from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
 
 logger = logging.getLogger(__name__)
 

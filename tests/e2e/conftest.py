@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.e2e.inprocess import InProcessStack, in_process_stack
+from tests.support.e2e.inprocess import InProcessStack, in_process_stack
 
 StackFactory = Callable[..., AbstractAsyncContextManager[InProcessStack]]
 

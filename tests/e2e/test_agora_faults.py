@@ -6,11 +6,11 @@ fault on the step it disturbs, and ends with no leaked and no duplicated recordi
 
 from __future__ import annotations
 
-from tests.e2e.checks import assert_converged, eventually, holds
 from tests.e2e.conftest import StackFactory
-from tests.e2e.inprocess import InProcessStack
-from tests.e2e.sandbox_admin import Call
-from worker.slots import Slots
+from tests.support.e2e.checks import assert_converged, eventually, holds
+from tests.support.e2e.inprocess import InProcessStack
+from tests.support.e2e.sandbox_admin import Call
+from worker.state.slots import Slots
 
 RECONCILE_S = 1.0
 HOST = 41

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.checks import assert_converged, eventually, holds, overlapping_recordings
 from tests.e2e.conftest import StackFactory
-from tests.e2e.sandbox_admin import Call, SandboxAdmin
-from worker.channel_state import read_channel_state
+from tests.support.e2e.checks import assert_converged, eventually, holds, overlapping_recordings
+from tests.support.e2e.sandbox_admin import Call, SandboxAdmin
+from worker.state.channel_state import read_channel_state
 
 GRACE_S = 0.3
 RECONCILE_S = 1.0

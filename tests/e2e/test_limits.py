@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.checks import busiest_window, eventually, overlapping_recordings
 from tests.e2e.conftest import StackFactory
-from worker.slots import Slots
+from tests.support.e2e.checks import busiest_window, eventually, overlapping_recordings
+from worker.state.slots import Slots
 
 LIMIT = 50
 QPS = 10

@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from tests.e2e.checks import assert_converged, eventually, holds
 from tests.e2e.conftest import StackFactory
-from tests.e2e.inprocess import InProcessStack
-from worker.channel_state import read_channel_state
+from tests.support.e2e.checks import assert_converged, eventually, holds
+from tests.support.e2e.inprocess import InProcessStack
+from worker.state.channel_state import read_channel_state
 
 GRACE_S = 0.3
 RECONCILE_S = 1.0

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.checks import assert_converged, eventually
-from tests.e2e.inprocess import in_process_stack
-from worker.redis_server import RedisServer
+from tests.support.e2e.checks import assert_converged, eventually
+from tests.support.e2e.inprocess import in_process_stack
+from worker.dev.redis_server import RedisServer
 
 GRACE_S = 0.3
 RECONCILE_S = 1.0

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.e2e.checks import assert_converged
 from tests.e2e.conftest import StackFactory
-from tests.e2e.env import StackSecrets
-from tests.e2e.procstack import process_stack
+from tests.support.e2e.checks import assert_converged
+from tests.support.e2e.env import StackSecrets
+from tests.support.e2e.procstack import process_stack
 
 #: An AccessToken2 ("007" + base64 of zlib data, which starts "eJ").
 TOKEN_PATTERN = re.compile(r"007eJ[0-9A-Za-z+/=]{16,}")

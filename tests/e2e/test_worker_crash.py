@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.e2e.checks import assert_converged, eventually, holds
-from tests.e2e.procstack import process_stack
+from tests.support.e2e.checks import assert_converged, eventually, holds
+from tests.support.e2e.procstack import process_stack
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from sandbox.app import create_app
 from sandbox.config import ManualClock, SandboxConfig
 from sandbox.world import Sandbox
-from tests.sandbox.support import Agora
+from tests.support.sandbox import Agora
 
 CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
 

@@ -6,7 +6,7 @@ import httpx
 
 from sandbox.config import SandboxConfig
 from sandbox.world import Sandbox
-from tests.sandbox.support import Agora, mix_request
+from tests.support.sandbox import Agora, mix_request
 
 
 async def _admin(

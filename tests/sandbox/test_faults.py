@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from sandbox.config import ManualClock, SandboxConfig
-from tests.sandbox.support import Agora, mix_request
+from tests.support.sandbox import Agora, mix_request
 
 
 async def _fault(client: httpx.AsyncClient, **rule: Any) -> httpx.Response:

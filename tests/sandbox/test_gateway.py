@@ -6,7 +6,7 @@ import httpx
 from starlette.applications import Starlette
 
 from sandbox.config import SandboxConfig
-from tests.sandbox.support import Agora
+from tests.support.sandbox import Agora
 
 
 def _unauthenticated(

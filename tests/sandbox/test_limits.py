@@ -12,7 +12,7 @@ from sandbox.app import create_app
 from sandbox.config import ManualClock, SandboxConfig
 from sandbox.models import Endpoint
 from sandbox.world import Sandbox
-from tests.sandbox.support import Agora, mix_request
+from tests.support.sandbox import Agora, mix_request
 
 
 @pytest.fixture

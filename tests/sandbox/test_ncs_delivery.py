@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 
 from sandbox.config import ManualClock, SandboxConfig
 from sandbox.world import Sandbox
-from tests.sandbox.support import Agora, NcsReceiver
-from tests.waiting import eventually
+from tests.support.sandbox import Agora, NcsReceiver
+from tests.support.waiting import eventually
 
 SECRET = "ncs-secret"
 

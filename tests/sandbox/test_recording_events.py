@@ -8,8 +8,8 @@ import httpx
 
 from sandbox.config import ManualClock
 from sandbox.world import Sandbox
-from tests.sandbox.support import Agora, Recording, mix_request
-from tests.waiting import eventually
+from tests.support.sandbox import Agora, Recording, mix_request
+from tests.support.waiting import eventually
 
 
 def _recording_events(world: Sandbox, sid: str) -> list[tuple[int, dict[str, Any]]]:

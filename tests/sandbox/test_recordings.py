@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from sandbox.config import ManualClock
-from tests.sandbox.support import Agora, individual_request, mix_request, web_request
+from tests.support.sandbox import Agora, individual_request, mix_request, web_request
 
 
 async def _join(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sandbox.config import ManualClock
-from tests.sandbox.support import Agora, mix_request
+from tests.support.sandbox import Agora, mix_request
 
 
 async def test_resource_expires_after_five_minutes(agora: Agora, clock: ManualClock) -> None:

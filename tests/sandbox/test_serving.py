@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.config import SandboxConfig
 from sandbox.testing import running_sandbox
-from tests.sandbox.support import mix_request
+from tests.support.sandbox import mix_request
 
 APP_ID = "0123456789abcdef0123456789abcdef"
 

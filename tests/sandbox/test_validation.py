@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.support import Agora, individual_request, mix_request, web_request
+from tests.support.sandbox import Agora, individual_request, mix_request, web_request
 
 
 def _storage(**changes: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sandbox import endpoints
 from sandbox.config import ManualClock, SandboxConfig
 from sandbox.models import AgoraError, Mode
 from sandbox.world import Sandbox
-from tests.sandbox.support import RECORDER_UID, Agora, mix_request
+from tests.support.sandbox import RECORDER_UID, Agora, mix_request
 
 
 def _start(world: Sandbox, max_idle_s: int = 30) -> tuple[str, str]:

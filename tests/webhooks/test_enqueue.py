@@ -15,7 +15,7 @@ from webhooks.app import connect_redis
 from webhooks.enqueue import EventQueue, FieldValue
 from webhooks.errors import QueueUnavailable
 from worker import keys
-from worker.redis_server import RedisServer, free_port
+from worker.dev.redis_server import RedisServer, free_port
 
 STREAM = "autorec:test-events"
 

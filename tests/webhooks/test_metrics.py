@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.webhooks.conftest import STREAM, ncs_body, ncs_headers, serve
 from worker import keys
-from worker.redis_server import free_port
+from worker.dev.redis_server import free_port
 from worker.settings import Settings
 
 

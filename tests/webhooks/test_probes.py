@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from tests.webhooks.conftest import serve
 from webhooks.app import create_app
-from worker.redis_server import free_port
+from worker.dev.redis_server import free_port
 from worker.settings import ConfigError, Settings
 
 

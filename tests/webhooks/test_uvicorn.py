@@ -21,7 +21,7 @@ from tests.webhooks.conftest import (
     ncs_body,
     ncs_headers,
 )
-from worker.redis_server import free_port
+from worker.dev.redis_server import free_port
 
 
 @pytest.fixture(scope="module")

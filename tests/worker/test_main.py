@@ -12,11 +12,11 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 
 import worker.main
-from tests.waiting import eventually
-from tests.worker.events_support import STREAM, add, app_event
+from tests.support.events import STREAM, add, app_event
+from tests.support.waiting import eventually
+from worker.dev.redis_server import free_port
 from worker.functions import WorkerContext
 from worker.main import WorkerOptions, shutdown, startup, worker_settings
-from worker.redis_server import free_port
 from worker.settings import Settings
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import httpx
     import redis.asyncio as aioredis
 
-    from worker.consumer import StreamConsumer
-    from worker.controller import Controller
+    from worker.controller.loop import Controller
+    from worker.ingest.consumer import StreamConsumer
     from worker.metrics import MetricsServer, WorkerMetrics
 
 

@@ -1,4 +1,4 @@
-"""`reconcile_all()`: the periodic pass over every channel (worker/sweep.py).
+"""`reconcile_all()`: the periodic pass over every channel (worker/controller/sweep.py).
 
 Registered as a unique arq cron job every `AUTOREC_RECONCILE_INTERVAL_S` (and at worker
 start, which also rebuilds the slot set after Redis lost data); tests call it directly.
@@ -6,8 +6,8 @@ start, which also rebuilds the slot set after Redis lost data); tests call it di
 
 from __future__ import annotations
 
+from worker.controller.sweep import sweep
 from worker.functions import WorkerContext
-from worker.sweep import sweep
 
 
 async def reconcile_all(ctx: WorkerContext) -> str:

@@ -1,6 +1,6 @@
 """`reconcile_channel(channel)`: move one channel's recording toward its desired state.
 
-Short and idempotent: the work is `Controller.reconcile` (worker/controller.py) under the
+Short and idempotent: the work is `Controller.reconcile` (worker/controller/loop.py) under the
 channel's lock. A job that finds the lock held waits briefly, then asks arq to run it again
 later (`Retry`): the holder re-reads the channel before it ends, and the retry re-reads it
 again, so no wake-up is lost.
@@ -13,10 +13,10 @@ from typing import Final
 
 from arq.worker import Retry
 
-from worker.channel_lock import ChannelBusy
-from worker.controller import CURRENT_JOB_ID
+from worker.controller.loop import CURRENT_JOB_ID
 from worker.functions import WorkerContext
-from worker.reconcile_queue import RECONCILE_FUNCTION
+from worker.state.channel_lock import ChannelBusy
+from worker.state.reconcile_queue import RECONCILE_FUNCTION
 
 logger = logging.getLogger(__name__)
 

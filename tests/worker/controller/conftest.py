@@ -29,9 +29,10 @@ from sandbox.recordings import Task
 from sandbox.testing import RunningSandbox, running_sandbox
 from sandbox.world import Sandbox
 from worker.agora import RetryPolicy
-from worker.controller import Controller
-from worker.controller_metrics import ControllerMetrics, agora_http_client
-from worker.deps import ControllerDeps, build_deps, controller_config
+from worker.controller.deps import ControllerDeps, build_deps, controller_config
+from worker.controller.loop import Controller
+from worker.controller.metrics import ControllerMetrics, agora_http_client
+from worker.controller.recording_events import RecordingEventHandler
 from worker.events import (
     ChannelEvent,
     ChannelEventKind,
@@ -44,10 +45,9 @@ from worker.events import (
 from worker.functions import WorkerContext
 from worker.functions.reconcile_channel import reconcile_channel
 from worker.policies import PolicySet, parse_policies
-from worker.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
-from worker.recording_events import RecordingEventHandler
-from worker.sessions import Session, SessionState
 from worker.settings import Settings
+from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
+from worker.state.sessions import Session, SessionState
 
 GRACE_S = 0.2
 TIME_SCALE = 0.05

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tests.worker.controller.conftest import TIME_SCALE, Stack
 
 from sandbox.config import SandboxConfig
-from tests.waiting import eventually
-from tests.worker.controller.conftest import TIME_SCALE, Stack
-from worker.sessions import SessionState
+from tests.support.waiting import eventually
+from worker.state.sessions import SessionState
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.decide import RESOURCE_TTL_MS, Do, Facts, decide
-from worker.sessions import Session, SessionState
+from worker.controller.decide import RESOURCE_TTL_MS, Do, Facts, decide
+from worker.state.sessions import Session, SessionState
 
 NOW = 1_700_000_100_000
 GRACE = 30_000

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.worker.controller.conftest import Stack
+
 from worker import keys
+from worker.controller.sweep import IDLE_CHANNEL_HORIZON_MS, forget_idle, sweep
 from worker.events import ChannelEventKind, Role
-from worker.occupancy import tombstones_key
-from worker.reconcile_queue import RECONCILE_DUE
-from worker.sessions import SessionState
-from worker.sweep import IDLE_CHANNEL_HORIZON_MS, forget_idle, sweep
+from worker.state.occupancy import tombstones_key
+from worker.state.reconcile_queue import RECONCILE_DUE
+from worker.state.sessions import SessionState
 
 
 async def _age(stack: Stack, channel: str, by_ms: int = IDLE_CHANNEL_HORIZON_MS + 60_000) -> None:
@@ -85,7 +85,7 @@ async def test_occupied_recording_waiting_or_locked_old_channels_are_kept(stack:
 async def test_kept_old_channels_do_not_hide_idle_ones_behind_them(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("worker.sweep.IDLE_SWEEP_LIMIT", 2)
+    monkeypatch.setattr("worker.controller.sweep.IDLE_SWEEP_LIMIT", 2)
     for channel, uid in (("a-busy", 1), ("b-busy", 2)):
         await stack.apply(channel, uid, ChannelEventKind.JOIN, Role.AUDIENCE)
         await _age(stack, channel, by_ms=IDLE_CHANNEL_HORIZON_MS + 120_000)

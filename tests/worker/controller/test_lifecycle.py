@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tests.waiting import eventually
 from tests.worker.controller.conftest import Stack
+
+from tests.support.waiting import eventually
 from worker import keys
-from worker.sessions import SessionState
+from worker.state.sessions import SessionState
 
 
 async def test_a_host_joining_starts_one_recording_confirmed_by_query(stack: Stack) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from arq.worker import Retry
 from prometheus_client import CollectorRegistry
+from tests.worker.controller.conftest import Stack
 
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
-from tests.waiting import eventually
-from tests.worker.controller.conftest import Stack
+from tests.support.waiting import eventually
 from worker import keys
-from worker.controller_metrics import ControllerMetrics, agora_operation
+from worker.controller.metrics import ControllerMetrics, agora_operation
 from worker.functions.reconcile_all import reconcile_all
-from worker.sessions import SessionState
+from worker.state.sessions import SessionState
 
 
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.waiting import eventually
 from tests.worker.controller.conftest import Stack
-from worker.sessions import SessionState
+
+from tests.support.waiting import eventually
+from worker.state.sessions import SessionState
 
 
 @pytest.fixture

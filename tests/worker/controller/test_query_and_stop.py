@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sandbox.faults import FaultRule
-from tests.waiting import eventually
 from tests.worker.controller.conftest import Stack
-from worker.recorder_uids import BACKUP, PRIMARY
-from worker.sessions import SessionState
+
+from sandbox.faults import FaultRule
+from tests.support.waiting import eventually
+from worker.controller.recorder_uids import BACKUP, PRIMARY
+from worker.state.sessions import SessionState
 
 
 async def _check_now(stack: Stack, channel: str) -> None:

@@ -7,17 +7,17 @@ import contextlib
 import dataclasses
 
 import pytest
+from tests.worker.controller.conftest import Stack
 
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
-from tests.waiting import eventually
-from tests.worker.controller.conftest import Stack
+from tests.support.waiting import eventually
 from worker import keys
-from worker.channel_lock import ChannelBusy, channel_lock
+from worker.controller.heal import HealOutcome, heal_channel
+from worker.controller.sweep import sweep
 from worker.functions.reconcile_all import reconcile_all
-from worker.heal import HealOutcome, heal_channel
-from worker.sessions import Session, SessionState, SessionStore
-from worker.sweep import sweep
+from worker.state.channel_lock import ChannelBusy, channel_lock
+from worker.state.sessions import Session, SessionState, SessionStore
 
 
 async def _lease_expiry(stack: Stack, channel: str) -> int:

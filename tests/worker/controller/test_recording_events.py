@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tests.waiting import eventually
 from tests.worker.controller.conftest import Stack
+
+from tests.support.waiting import eventually
 from worker import keys
 from worker.events import RecordedFile
-from worker.sessions import SessionState
+from worker.state.sessions import SessionState
 
 
 async def test_an_exit_event_of_the_running_session_restarts_a_wanted_channel(

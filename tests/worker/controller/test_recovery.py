@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sandbox.faults import FaultRule
-from tests.waiting import eventually
 from tests.worker.controller.conftest import Stack
-from worker.recorder_uids import BACKUP, PRIMARY
-from worker.sessions import SessionState
+
+from sandbox.faults import FaultRule
+from tests.support.waiting import eventually
+from worker.controller.recorder_uids import BACKUP, PRIMARY
+from worker.state.sessions import SessionState
 
 
 async def test_an_uncertain_start_retried_on_its_resource_waits_for_event_40_and_adopts_its_sid(

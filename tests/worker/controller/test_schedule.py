@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from worker.controller.sweep import _round_robin
 from worker.main import reconcile_schedule
-from worker.sweep import _round_robin
 
 
 def test_a_sub_minute_interval_runs_at_those_seconds_of_each_minute() -> None:

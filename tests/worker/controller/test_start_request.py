@@ -11,10 +11,10 @@ from pydantic import SecretStr
 
 from worker.agora.models.common import WIRE_CONTEXT, RecordingMode
 from worker.agora.models.modes import check_start
+from worker.controller.recorder_uids import recorder_uids
+from worker.controller.start_request import StorageTarget, recorder_token, start_request
 from worker.policies import parse_policies
-from worker.recorder_uids import recorder_uids
 from worker.settings import ConfigError, Settings
-from worker.start_request import StorageTarget, recorder_token, start_request
 
 STORAGE = StorageTarget(
     vendor=1,

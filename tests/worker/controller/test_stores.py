@@ -7,14 +7,14 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 from arq.worker import Retry
-
 from tests.worker.controller.conftest import Stack
+
 from worker import keys
-from worker.channel_lock import ChannelBusy, channel_lock
-from worker.controller import CURRENT_JOB_ID
+from worker.controller.loop import CURRENT_JOB_ID
 from worker.functions.reconcile_channel import reconcile_channel
-from worker.history import Failure, HistoryEntry, HistoryStore
-from worker.sessions import Session, SessionState, SessionStore
+from worker.state.channel_lock import ChannelBusy, channel_lock
+from worker.state.history import Failure, HistoryEntry, HistoryStore
+from worker.state.sessions import Session, SessionState, SessionStore
 
 DAY_MS = 86_400_000
 

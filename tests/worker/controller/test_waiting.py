@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from tests.waiting import eventually
 from tests.worker.controller.conftest import Stack
+
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

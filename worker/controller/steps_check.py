@@ -1,0 +1,187 @@
+"""A running recording: confirmation and periodic queries (with the 404 back-off) and the
+stop, whose terminal answers all end the session."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from worker.agora import AgoraAlreadyStopped, AgoraError, AgoraNotFound
+from worker.agora.models.responses import QueryResponse, StopResponse
+from worker.controller.start_request import recording_mode
+from worker.controller.steps_common import TRANSIENT, error_text, transient
+from worker.state.sessions import Session, SessionState
+
+if TYPE_CHECKING:
+    from worker.controller.loop import Controller, Step
+
+logger = logging.getLogger("worker.controller.perform")
+
+#: How long a query is put off while the rate limit has no spare room (ms).
+QUERY_YIELD_MS = 250
+#: Query statuses of a task on its way out.
+_EXITING = frozenset({6, 7, 8, 20})
+
+
+async def query_step(ctl: Controller, step: Step, session: Session) -> bool:
+    assert session.resource_id is not None
+    assert session.sid is not None
+    config = ctl.deps.config
+    now = step.now_ms
+    if not await ctl.spare_api_capacity():
+        # Starts and stops go first; a check can wait until the rate limit has room.
+        due = now + QUERY_YIELD_MS
+        await ctl.save(session.evolve(check_due_ms=due), session)
+        await ctl.wake(step.channel, due, state=step.state, now_ms=now)
+        return False
+    try:
+        answer = await ctl.deps.agora.query(
+            resource_id=session.resource_id, sid=session.sid, mode=recording_mode(step.policy)
+        )
+    except (AgoraNotFound, AgoraAlreadyStopped) as exc:
+        return await _not_found(ctl, step, session, exc)
+    except TRANSIENT as exc:
+        return await transient(ctl, step, session.evolve(check_due_ms=now), exc)
+    except AgoraError as exc:
+        logger.warning("channel=%r: query failed (%s)", session.channel, error_text(exc))
+        await ctl.save(
+            session.evolve(check_due_ms=now + 30_000, last_error=error_text(exc)), session
+        )
+        return True
+    return await _query_answer(ctl, step, session, answer, config.confirm_delay_ms)
+
+
+async def _query_answer(
+    ctl: Controller, step: Step, session: Session, answer: QueryResponse, recheck_ms: int
+) -> bool:
+    now = step.now_ms
+    server = answer.server_response
+    if server.is_running:
+        if session.state is not SessionState.RUNNING:
+            logger.info(
+                "recording confirmed channel=%r uid=%d sid=%s status=%s",
+                session.channel,
+                session.uid,
+                session.sid,
+                server.status,
+            )
+        if not await ctl.deps.slots.renew(session.channel):
+            await ctl.deps.slots.rebuild([session.channel])
+        await ctl.save(
+            session.evolve(
+                state=SessionState.RUNNING,
+                confirmed_ms=now,
+                not_found=0,
+                check_due_ms=None,
+                retry_due_ms=None,
+            ),
+            session,
+        )
+        return True
+    started = session.started_ms or session.created_ms
+    status = server.status
+    if status in _EXITING or now - started >= ctl.deps.config.start_status_timeout_ms:
+        return await _not_found(ctl, step, session, None)
+    recheck = session.evolve(check_due_ms=now + recheck_ms, not_found=0)
+    await ctl.save(recheck, session)
+    return True
+
+
+async def _not_found(ctl: Controller, step: Step, session: Session, exc: Exception | None) -> bool:
+    """Query 404 (or an exiting task): back off 5/10/15 s before declaring it dead, since an
+    HA failover answers 404 for a while (design §7)."""
+    backoff = ctl.deps.config.not_found_backoff_ms
+    misses = session.not_found + 1
+    error = error_text(exc) if exc is not None else "task is not recording"
+    if misses > len(backoff):
+        logger.warning(
+            "recording dead channel=%r uid=%d sid=%s after %d checks (%s)",
+            session.channel,
+            session.uid,
+            session.sid,
+            misses,
+            error,
+        )
+        await ctl.finish(session.evolve(last_error=error), "died", step.now_ms)
+        return True
+    due = step.now_ms + backoff[misses - 1]
+    logger.info(
+        "channel=%r sid=%s: query found no running task (%s); checking again in %d ms",
+        session.channel,
+        session.sid,
+        error,
+        backoff[misses - 1],
+    )
+    await ctl.save(session.evolve(not_found=misses, check_due_ms=due, last_error=error), session)
+    await ctl.wake(step.channel, due, state=step.state, now_ms=step.now_ms)
+    return False
+
+
+async def stop_step(ctl: Controller, step: Step, session: Session) -> bool:
+    now = step.now_ms
+    if session.state is not SessionState.STOPPING:
+        stopping = session.evolve(
+            state=SessionState.STOPPING,
+            stop_reason=step.action.reason,
+            stop_requested_ms=now,
+            retry_due_ms=None,
+        )
+        session = await ctl.save(stopping, session)
+    if session.sid is None or session.resource_id is None:
+        await ctl.finish(session, "sid_unknown", now)
+        return True
+    try:
+        result = await ctl.deps.agora.stop(
+            resource_id=session.resource_id,
+            sid=session.sid,
+            cname=session.channel,
+            uid=session.uid,
+            mode=recording_mode(step.policy),
+        )
+    except TRANSIENT as exc:
+        return await transient(ctl, step, session, exc)
+    except AgoraError as exc:
+        retry_ms = ctl.deps.config.stop_failure_retry_ms
+        logger.error(
+            "channel=%r sid=%s: stop refused (%s); trying again in %d ms",
+            session.channel,
+            session.sid,
+            error_text(exc),
+            retry_ms,
+        )
+        await ctl.save(
+            session.evolve(retry_due_ms=now + retry_ms, last_error=error_text(exc)), session
+        )
+        await ctl.wake(step.channel, now + retry_ms, state=step.state, now_ms=now)
+        return False
+    files, uploading = _stop_files(result.response)
+    logger.info(
+        "recording stopped channel=%r uid=%d sid=%s outcome=%s files=%d uploading=%s",
+        session.channel,
+        session.uid,
+        session.sid,
+        result.outcome.value,
+        len(files),
+        uploading,
+    )
+    await ctl.finish(
+        session,
+        result.outcome.value,
+        now,
+        files=files or session.files,
+        uploading_status=uploading,
+    )
+    return True
+
+
+def _stop_files(response: StopResponse | None) -> tuple[tuple[str, ...], str | None]:
+    """File names and uploadingStatus of a stop answer (any mode)."""
+    if response is None:
+        return (), None
+    server = response.server_response
+    names = [f.file_name for f in server.file_list]
+    uploading = server.uploading_status
+    for service in server.extension_service_state:
+        names += [f.file_name for f in service.payload.file_list]
+        uploading = uploading or service.payload.uploading_status
+    return tuple(dict.fromkeys(names)), uploading

@@ -1,0 +1,232 @@
+"""The periodic reconcile of every channel (`reconcile_all`): Agora is the truth.
+
+One pass, bounded in work and Agora requests:
+
+1. Slots from sessions: a session without a lease gets one back (`Slots.rebuild`, e.g. after
+   Redis lost the slot set); a lease without a session is released under the channel's
+   lock (skipped while a reconcile holds it): its recording is known to be gone.
+2. Every session with a sid is due for a query now: its channel's reconcile asks Agora,
+   renews the lease on status 4/5, restarts a dead recording, stops a leak.
+3. A reconcile is enqueued for every channel with a session, every channel that wants a
+   recording, every waiting channel (one no longer wanting leaves the queue) and every
+   channel `Slots.admissible` says fits now.
+4. The channel user list is checked for channels we believe occupied or recording, round
+   robin from a cursor, within what is left of the request budget of one interval
+   (`max_api_qps * interval / 2`, less one query per session), healing lost notifications.
+5. Channels idle for longer than `IDLE_CHANNEL_HORIZON_MS` are forgotten (`forget_idle`):
+   at most `IDLE_SWEEP_LIMIT` candidates a pass, each checked and deleted in one script.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from worker import keys
+from worker.agora import AgoraError
+from worker.controller.heal import HealOutcome, heal_channel
+from worker.controller.loop import Controller
+from worker.controller.metrics import Drift
+from worker.state.channel_lock import ChannelBusy, channel_lock
+from worker.state.occupancy import recorders_key, tombstones_key
+from worker.state.ratelimit import RateLimitTimeout
+from worker.state.reconcile_queue import RECONCILE_DUE
+
+logger = logging.getLogger(__name__)
+
+#: A channel unchanged this long (and idle) is forgotten. Far above the 300 s that arq keeps
+#: a reconcile job's result: a re-created channel restarts `gen` at 0, and its job ids
+#: (`reconcile:<channel>:<gen>`) must not meet a kept result of the old ones.
+IDLE_CHANNEL_HORIZON_MS: Final = 3_600_000
+#: Candidates (oldest first) examined per pass.
+IDLE_SWEEP_LIMIT: Final = 100
+#: String: where in the list of old channels the next pass continues (an offset).
+IDLE_CURSOR: Final = f"{keys.PREFIX}idle:cursor"
+#: Delete one channel's state if, now, nobody is present (`hosts` and `audience` count the
+#: present users), it is not desired, has no session, no slot lease, no wait-queue entry,
+#: no pending wake-up, no lock, and neither its hash nor its index entry changed within the
+#: horizon. 1: deleted, 0: kept.
+_FORGET_IDLE: Final = """
+local t = redis.call('TIME')
+local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
+local c = ARGV[1]
+local score = redis.call('ZSCORE', KEYS[5], c)
+if score and tonumber(score) > cutoff then return 0 end
+local st = redis.call('HMGET', KEYS[1], 'desired', 'hosts', 'audience', 'occupancy',
+  'updated_ms')
+if st[1] == '1' then return 0 end
+for i = 2, 4 do
+  if st[i] and tonumber(st[i]) ~= 0 then return 0 end
+end
+if st[5] and tonumber(st[5]) > cutoff then return 0 end
+if redis.call('EXISTS', KEYS[7], KEYS[10]) > 0 then return 0 end
+for _, k in ipairs({KEYS[6], KEYS[8], KEYS[9]}) do
+  if redis.call('ZSCORE', k, c) then return 0 end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[5], c)
+return 1
+"""
+
+
+@dataclass
+class SweepReport:
+    """What one pass did."""
+
+    sessions: int = 0
+    rebuilt: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    woken: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    healed: dict[str, HealOutcome] = field(default_factory=dict)
+    forgotten: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the job result."""
+        return (
+            f"sessions={self.sessions} rebuilt={len(self.rebuilt)} "
+            f"released={len(self.released)} woken={len(self.woken)} "
+            f"user_lists={len(self.checked)} healed={len(self.healed)} "
+            f"forgotten={len(self.forgotten)}"
+        )
+
+
+async def _tracked_channels(ctl: Controller) -> tuple[list[str], list[str]]:
+    """(channels wanting a recording, channels we believe occupied)."""
+    redis = ctl.deps.redis
+    channels = [c.decode() for c in await redis.zrange(keys.CHANNELS, 0, -1)]
+    if not channels:
+        return [], []
+    async with redis.pipeline(transaction=False) as pipe:
+        for channel in channels:
+            pipe.hmget(keys.channel(channel), "desired", "occupancy")
+        rows = await pipe.execute()
+    desired = [c for c, (d, _) in zip(channels, rows, strict=True) if d == b"1"]
+    occupied = [c for c, (_, o) in zip(channels, rows, strict=True) if o not in (None, b"0")]
+    return desired, occupied
+
+
+def _round_robin(candidates: Iterable[str], cursor: str | None, budget: int) -> list[str]:
+    ordered = sorted(set(candidates))
+    if not ordered or budget <= 0:
+        return []
+    start = 0
+    if cursor is not None:
+        start = next((i for i, c in enumerate(ordered) if c > cursor), 0)
+    rotated = ordered[start:] + ordered[:start]
+    return rotated[:budget]
+
+
+async def sweep(ctl: Controller) -> SweepReport:
+    """One periodic pass over every channel (see the module docstring)."""
+    deps = ctl.deps
+    report = SweepReport()
+    now = await ctl.now_ms()
+    sessions = await deps.sessions.list_sessions()
+    report.sessions = len(sessions)
+    with_session = {s.channel for s in sessions}
+    holders = set(await deps.slots.holders())
+
+    missing = sorted(with_session - holders)
+    if missing:
+        await deps.slots.rebuild(missing)
+        report.rebuilt = missing
+        deps.metrics.drift(Drift.LOST_LEASE, len(missing))
+        logger.warning("reconcile_all: re-created slot leases for sessions %s", missing)
+    for channel in sorted(holders - with_session):
+        # Under the channel's lock, so no reconcile can open a session on this lease
+        # between the check and the release.
+        try:
+            async with channel_lock(deps.redis, channel, ttl_ms=deps.config.lock_ttl_ms):
+                if await deps.sessions.get(channel) is not None:
+                    continue
+                admitted = await deps.slots.release(channel)
+        except ChannelBusy:
+            continue
+        report.released.append(channel)
+        await ctl.wake_all(admitted, now)
+    if report.released:
+        logger.warning("reconcile_all: released slots without a session: %s", report.released)
+
+    for session in sessions:
+        if session.sid is not None:
+            await deps.sessions.set_fields(session.channel, check_due_ms=now)
+    desired, occupied = await _tracked_channels(ctl)
+    waiting = await deps.slots.waiting()
+    admissible = await deps.slots.admissible()
+    to_wake = sorted(set(with_session) | set(desired) | set(waiting) | set(admissible))
+    for channel in to_wake:
+        await ctl.wake(channel, now, now_ms=now)
+    report.woken = to_wake
+
+    interval_budget = int(deps.config.max_api_qps * deps.config.reconcile_interval_s / 2)
+    budget = max(1, interval_budget - len(sessions))
+    cursor_raw = await deps.redis.get(keys.HEAL_CURSOR)
+    cursor = cursor_raw.decode() if cursor_raw is not None else None
+    candidates = _round_robin(set(occupied) | with_session, cursor, budget)
+    for channel in candidates:
+        if not await ctl.spare_api_capacity():
+            logger.info("reconcile_all: the rate limit is busy; user lists continue next pass")
+            break
+        try:
+            result = await heal_channel(deps, channel, now_ms=now)
+        except RateLimitTimeout:
+            logger.info("reconcile_all: request budget used up; user lists continue next pass")
+            break
+        except AgoraError as exc:
+            logger.warning("reconcile_all: user list of %r unavailable: %s", channel, exc)
+            continue
+        report.checked.append(channel)
+        if result.outcome in (HealOutcome.CLEARED, HealOutcome.ADDED):
+            report.healed[channel] = result.outcome
+    deps.metrics.drift(Drift.HEALED_MEMBERSHIP, len(report.healed))
+    if report.checked:
+        await deps.redis.set(keys.HEAL_CURSOR, report.checked[-1])
+    report.forgotten = await forget_idle(ctl, now)
+    logger.info("reconcile_all: %s", report.summary())
+    return report
+
+
+async def forget_idle(ctl: Controller, now_ms: int) -> list[str]:
+    """Delete the state of channels idle for longer than the horizon (see `_FORGET_IDLE`).
+
+    Candidates are the oldest entries of `autorec:channels` older than the horizon, from an
+    offset that skips the ones kept in earlier passes (long meetings without events), so a
+    pass is bounded and every old channel is examined within a few passes.
+    """
+    redis = ctl.deps.redis
+    cutoff = now_ms - IDLE_CHANNEL_HORIZON_MS
+    offset_raw = await redis.get(IDLE_CURSOR)
+    offset = int(offset_raw) if offset_raw is not None else 0
+    raw = await redis.zrangebyscore(
+        keys.CHANNELS, "-inf", cutoff, start=offset, num=IDLE_SWEEP_LIMIT
+    )
+    candidates = [c.decode() for c in raw]
+    forgotten: list[str] = []
+    for channel in candidates:
+        deleted = await redis.eval(  # type: ignore[no-untyped-call]
+            _FORGET_IDLE,
+            10,
+            keys.channel(channel),
+            keys.channel_members(channel),
+            tombstones_key(channel),
+            recorders_key(channel),
+            keys.CHANNELS,
+            RECONCILE_DUE,
+            keys.session(channel),
+            keys.WAITING,
+            keys.SLOTS,
+            keys.lock(channel),
+            channel,
+            IDLE_CHANNEL_HORIZON_MS,
+        )
+        if deleted:
+            forgotten.append(channel)
+    kept = len(candidates) - len(forgotten)
+    next_offset = offset + kept if len(candidates) == IDLE_SWEEP_LIMIT else 0
+    await redis.set(IDLE_CURSOR, next_offset)
+    if forgotten:
+        logger.info("reconcile_all: forgot %d idle channels", len(forgotten))
+    return forgotten

@@ -1,0 +1,158 @@
+"""The Agora request-rate limit shared by every worker: a sliding window on Redis server time.
+
+Agora allows `AUTOREC_MAX_API_QPS` (10) requests per second per App ID, and answers 429
+beyond. Every Agora HTTP request (each retry included) first takes a permit:
+
+    limiter = RateLimiter(redis, qps=settings.autorec_max_api_qps)
+    await limiter.acquire()          # sleeps until the permit's time, then send the request
+
+How it stays under the limit as Agora measures it: permits are timestamps from Redis `TIME`
+in the sorted set `keys.RATE_LIMIT`, so all workers share one clock. A new permit is placed
+at the earliest time that keeps every interval of `window_ms + margin_ms` at or under
+`permits_per_window` permits (when the window is full that time lies in the future: the
+permit is reserved and the caller sleeps until it). Requests then reach Agora at their permit
+time plus a delay; as long as the delays of any two requests differ by at most `margin_ms`
+(network and scheduling jitter), no `window_ms` interval at Agora sees more than
+`permits_per_window` requests. Reservations also make waiting first come, first served,
+with one Redis call per request and no retry storm.
+
+`qps` below one request per window (e.g. 0.5) becomes one permit per `1000 / qps` ms; other
+fractions round down to whole permits per window (10.7 → 10 per second), because the limit
+holds in every single window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import math
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from worker import keys
+
+#: Counter that keeps permit members unique (suffix of `keys.RATE_LIMIT`).
+RATE_LIMIT_SEQ_SUFFIX: Final = ":seq"
+
+
+class RateLimitTimeout(Exception):
+    """No permit could be had within the caller's `timeout_s`; nothing was reserved."""
+
+    def __init__(self, *, wait_ms: int, timeout_s: float, qps: float) -> None:
+        super().__init__(
+            f"no Agora request permit within {timeout_s:g} s "
+            f"(next free in {wait_ms} ms at {qps:g} requests/s)"
+        )
+        self.wait_ms = wait_ms
+        self.timeout_s = timeout_s
+        self.qps = qps
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """A granted permit: its Redis server time and how long the caller slept for it."""
+
+    granted_at_us: int
+    waited_ms: int
+
+
+@functools.cache
+def _script_source() -> str:
+    return resources.files("worker.state").joinpath("ratelimit.lua").read_text(encoding="utf-8")
+
+
+class RateLimiter:
+    """A sliding-window limit of `qps` requests/s shared through Redis (module docstring)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis[Any],
+        *,
+        qps: float,
+        window_ms: int = 1000,
+        margin_ms: int = 50,
+        key: str = keys.RATE_LIMIT,
+    ) -> None:
+        if not math.isfinite(qps) or qps <= 0:
+            raise ValueError(f"qps must be a positive number, got {qps!r}")
+        if window_ms < 1:
+            raise ValueError(f"window_ms must be at least 1, got {window_ms}")
+        if margin_ms < 0:
+            raise ValueError(f"margin_ms must not be negative, got {margin_ms}")
+        permits = math.floor(qps * window_ms / 1000 + 1e-9)
+        if permits >= 1:
+            span_ms = window_ms
+        else:
+            permits, span_ms = 1, math.ceil(1000 / qps)
+        self._redis = redis
+        self._qps = qps
+        self._permits = permits
+        self._interval_ms = span_ms
+        self._span_us = (span_ms + margin_ms) * 1000
+        self._keys = [key, key + RATE_LIMIT_SEQ_SUFFIX]
+        self._script = redis.register_script(_script_source())
+
+    @property
+    def qps(self) -> float:
+        """The configured requests per second."""
+        return self._qps
+
+    @property
+    def permits_per_window(self) -> int:
+        """Permits in any interval of `interval_ms` (as Agora measures)."""
+        return self._permits
+
+    @property
+    def interval_ms(self) -> int:
+        """The measured interval: `window_ms`, or `1000 / qps` when qps is below one per window."""
+        return self._interval_ms
+
+    async def _reserve(self, max_wait_us: int) -> tuple[int, int, str]:
+        args = [self._permits, self._span_us, max_wait_us]
+        wait_us, at_us, member = await self._script(keys=self._keys, args=args)
+        text = member.decode() if isinstance(member, bytes) else str(member)
+        return int(wait_us), int(at_us), text
+
+    async def try_acquire(self) -> int:
+        """Take a permit if one is free right now: 0 = granted, else ms until one frees.
+
+        A refusal reserves nothing, so the caller may come back after the returned time (or
+        later) without holding up anyone.
+        """
+        wait_us, _, _ = await self._reserve(0)
+        return 0 if wait_us == 0 else max(1, math.ceil(wait_us / 1000))
+
+    async def acquire_permit(self, *, timeout_s: float | None = None) -> Permit:
+        """Reserve the next permit and sleep until its time; return it.
+
+        With `timeout_s`, raise `RateLimitTimeout` (reserving nothing) when the permit would
+        come later than that. If the caller is cancelled while sleeping, its reservation is
+        given back so it does not waste a permit.
+        """
+        max_wait_us = -1 if timeout_s is None else max(0, int(timeout_s * 1_000_000))
+        started = time.monotonic()
+        wait_us, at_us, member = await self._reserve(max_wait_us)
+        if not member:
+            assert timeout_s is not None
+            raise RateLimitTimeout(
+                wait_ms=math.ceil(wait_us / 1000), timeout_s=timeout_s, qps=self._qps
+            )
+        if wait_us > 0:
+            try:
+                await asyncio.sleep(wait_us / 1_000_000)
+            except asyncio.CancelledError:
+                # Best effort: if Redis is unreachable the reservation merely goes unused.
+                with contextlib.suppress(RedisError, OSError):
+                    await self._redis.zrem(self._keys[0], member)
+                raise
+        return Permit(granted_at_us=at_us, waited_ms=round((time.monotonic() - started) * 1000))
+
+    async def acquire(self, *, timeout_s: float | None = None) -> None:
+        """Wait until a request may be sent (see `acquire_permit`)."""
+        await self.acquire_permit(timeout_s=timeout_s)

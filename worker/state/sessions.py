@@ -1,0 +1,239 @@
+"""The recording session of each channel and its history, in Redis.
+
+A session is one recording attempt of one channel, from taking the slot to the end of the
+recording. It lives in the hash `keys.session(channel)`; the controller writes it *before*
+each Agora call (what it is about to do) and *after* (what Agora answered), so a crash at any
+point leaves enough to recover (docs/design.md, "Sessions"). When a recording has ended its
+session becomes an entry of the channel's history (`worker/state/history.py`) and the hash goes.
+
+States (a `SessionState`):
+
+    ACQUIRING ─acquire─▶ STARTING ─start─▶ STARTED ─query 4/5─▶ RUNNING
+        │                    │  └─start outcome unknown, resource too old─▶ SID_UNKNOWN
+        └─────────────── any of them ─stop due─▶ STOPPING ─stop─▶ (history)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+import orjson
+import redis.asyncio as aioredis
+
+from worker import keys
+
+
+class SessionState(StrEnum):
+    """Where a session is in its life."""
+
+    ACQUIRING = "acquiring"
+    """A slot is held and the recorder uid chosen; acquire is next (or in flight)."""
+    STARTING = "starting"
+    """A resource is acquired; start is next (or in flight, or its outcome unknown)."""
+    STARTED = "started"
+    """Agora answered start with a sid; not yet confirmed by query."""
+    RUNNING = "running"
+    """A query confirmed the task records (status 4 or 5)."""
+    SID_UNKNOWN = "sid_unknown"
+    """The task probably runs but its sid is unknown: waiting for recording event 40."""
+    STOPPING = "stopping"
+    """Stop is next (or in flight)."""
+
+
+#: States in which a task may be running at Agora.
+MAY_RUN: Final = frozenset(
+    {SessionState.STARTED, SessionState.RUNNING, SessionState.SID_UNKNOWN, SessionState.STOPPING}
+)
+
+_INT_FIELDS: Final = (
+    "uid",
+    "uid_index",
+    "created_ms",
+    "resource_ms",
+    "start_attempts",
+    "started_ms",
+    "confirmed_ms",
+    "check_due_ms",
+    "not_found",
+    "undesired_since_ms",
+    "stop_requested_ms",
+    "leave_code",
+    "exit_status",
+    "failover_uid",
+    "retry_due_ms",
+)
+_TEXT_FIELDS: Final = (
+    "probe_of",
+    "mode",
+    "policy",
+    "resource_id",
+    "sid",
+    "event_sid",
+    "stop_reason",
+    "last_error",
+    "uploading_status",
+)
+_LIST_FIELDS: Final = ("resource_ids", "files")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A channel's current recording session (all times are ms of Redis server time)."""
+
+    channel: str
+    state: SessionState
+    uid: int
+    """The recorder uid of this session."""
+    uid_index: int
+    """0 primary, 1 backup (worker/controller/recorder_uids.py)."""
+    mode: str
+    policy: str
+    """The policy's label, for operators."""
+    created_ms: int
+    resource_id: str | None = None
+    resource_ms: int | None = None
+    """When `resource_id` was acquired (Agora keeps it 5 minutes)."""
+    resource_ids: tuple[str, ...] = ()
+    """Every resource acquired in this session, newest last (to adopt a task by sid)."""
+    start_attempts: int = 0
+    """Start calls made (or maybe made) on `resource_id`; after one, starts are retries."""
+    sid: str | None = None
+    started_ms: int | None = None
+    confirmed_ms: int | None = None
+    check_due_ms: int | None = None
+    """When the next query is due (confirmation, 404 back-off, periodic check)."""
+    not_found: int = 0
+    """Consecutive query 404s."""
+    retry_due_ms: int | None = None
+    """Not before this time: the next attempt after a transient failure."""
+    undesired_since_ms: int | None = None
+    """When this controller first saw the recording no longer desired (the grace clock
+    when the channel hash has no `empty_since_ms`)."""
+    stop_reason: str | None = None
+    stop_requested_ms: int | None = None
+    event_sid: str | None = None
+    """A sid announced by recording event 40 for this (channel, uid)."""
+    probe_of: str | None = None
+    """Set while a fresh start probes whether the task of a `sid_unknown` session runs:
+    the resource of that task (restored if the probe answers 53)."""
+    leave_code: int | None = None
+    exit_status: int | None = None
+    """Recording event 11 for `sid`: the task has exited (0 normal, 1 abnormal)."""
+    failover_uid: int | None = None
+    files: tuple[str, ...] = ()
+    uploading_status: str | None = None
+    last_error: str | None = None
+
+    def evolve(self, **changes: Any) -> Session:
+        """A copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def to_fields(self) -> dict[str, str]:
+        """The hash fields (absent values are left out)."""
+        fields = {"state": self.state.value}
+        for name in (*_INT_FIELDS, *_TEXT_FIELDS):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = str(value)
+        for name in _LIST_FIELDS:
+            value = getattr(self, name)
+            if value:
+                fields[name] = orjson.dumps(list(value)).decode()
+        return fields
+
+    @classmethod
+    def from_fields(cls, channel: str, raw: Mapping[bytes, bytes]) -> Session:
+        """Decode a session hash."""
+        text = {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items()}
+        values: dict[str, Any] = {"channel": channel, "state": SessionState(text["state"])}
+        for name in _INT_FIELDS:
+            if name in text:
+                values[name] = int(text[name])
+        for name in _TEXT_FIELDS:
+            if name in text:
+                values[name] = text[name]
+        for name in _LIST_FIELDS:
+            if name in text:
+                values[name] = tuple(str(v) for v in orjson.loads(text[name]))
+        values.setdefault("not_found", 0)
+        values.setdefault("start_attempts", 0)
+        return cls(**values)
+
+
+#: Remove a channel from the session index unless its session hash exists.
+_UNINDEX_IF_GONE: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
+
+@dataclass
+class SessionStore:
+    """Reads and writes session hashes and the index of channels that have one."""
+
+    redis: aioredis.Redis[bytes]
+
+    async def get(self, channel: str) -> Session | None:
+        """The channel's session, or None."""
+        raw: dict[bytes, bytes] = await self.redis.hgetall(keys.session(channel))
+        if not raw or b"state" not in raw:
+            return None
+        return Session.from_fields(channel, raw)
+
+    async def save(self, session: Session, previous: Session | None = None) -> None:
+        """Store `session`, writing only what changed since `previous` (fields other
+        writers own, such as those set by recording events, are left alone)."""
+        new = session.to_fields()
+        old = previous.to_fields() if previous is not None else {}
+        changed = {k: v for k, v in new.items() if old.get(k) != v}
+        removed = [k for k in old if k not in new]
+        key = keys.session(session.channel)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if changed:
+                pipe.hset(key, mapping=changed)  # type: ignore[arg-type]
+            if removed:
+                pipe.hdel(key, *removed)
+            if previous is None:
+                pipe.zadd(keys.SESSIONS, {session.channel: session.created_ms})
+            await pipe.execute()
+
+    async def set_fields(self, channel: str, **values: str | int) -> bool:
+        """Set fields of an existing session (recording events); False if there is none."""
+        key = keys.session(channel)
+        script = (
+            "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+            "redis.call('HSET', KEYS[1], unpack(ARGV)) return 1"
+        )
+        args: list[str] = []
+        for name, value in values.items():
+            args += [name, str(value)]
+        return bool(await self.redis.eval(script, 1, key, *args))  # type: ignore[no-untyped-call]
+
+    async def delete(self, channel: str) -> None:
+        """Forget the channel's session."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.session(channel))
+            pipe.zrem(keys.SESSIONS, channel)
+            await pipe.execute()
+
+    async def channels(self) -> list[str]:
+        """Channels that have a session, oldest session first."""
+        return [c.decode() for c in await self.redis.zrange(keys.SESSIONS, 0, -1)]
+
+    async def list_sessions(self) -> list[Session]:
+        """Every current session (for `autorec status`, the dashboard and reconcile_all)."""
+        found = []
+        for channel in await self.channels():
+            session = await self.get(channel)
+            if session is None:
+                # Only if it is still gone: a session saved meanwhile keeps its entry.
+                await self.redis.eval(  # type: ignore[no-untyped-call]
+                    _UNINDEX_IF_GONE, 2, keys.session(channel), keys.SESSIONS, channel
+                )
+            else:
+                found.append(session)
+        return found

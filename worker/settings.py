@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -252,3 +253,14 @@ def _one_line(exc: ValidationError) -> str:
     name = ".".join(str(part) for part in err["loc"]).upper() or "configuration"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{name}: {message}"
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password (REDIS_URL may carry one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

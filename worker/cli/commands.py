@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 from pydantic import SecretStr
 
-from worker.settings import ConfigError, Settings
+from worker.settings import ConfigError, Settings, redact_url
 
 if TYPE_CHECKING:
     from arq.connections import RedisSettings
@@ -66,7 +66,7 @@ def run_webhooks(
     import uvicorn
 
     from worker.cli.logsetup import uvicorn_log_config
-    from worker.dev.stack import check_port_free
+    from worker.ports import check_port_free
 
     settings = Settings.load()
     level = uvicorn_level(settings.autorec_log_level)
@@ -157,7 +157,6 @@ def _check_worker_configuration(settings: Settings) -> None:
 
 def _redis_unreachable(url: str, exc: BaseException) -> None:
     """One line on stderr: Redis at `url` (without its password) cannot be reached."""
-    from worker.dev.stack import redact_url
 
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     print(f"autorec: error: cannot reach Redis at {redact_url(url)}: {reason}", file=sys.stderr)
@@ -172,7 +171,6 @@ def run_status(*, as_json: bool, failures: int) -> int:
     from redis.exceptions import RedisError
 
     from worker.cli.status import read_status, render_status, status_console, status_json
-    from worker.dev.stack import redact_url
 
     settings = Settings.load()
     try:

@@ -8,12 +8,10 @@ sandbox's, generated per run, unless real ones are configured), the NCS secret a
 from __future__ import annotations
 
 import secrets
-import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from rich import box
 from rich.console import Console
@@ -24,7 +22,8 @@ from rich.table import Table
 from worker.dev.readiness import http_ready, redis_ready
 from worker.dev.redis_server import find_redis_server, free_port
 from worker.dev.run import ChildSpec
-from worker.settings import ConfigError, Settings
+from worker.ports import check_port_free
+from worker.settings import ConfigError, Settings, redact_url
 
 LOOPBACK = "127.0.0.1"
 _AGORA_CREDENTIALS = ("agora_app_id", "agora_customer_id", "agora_customer_secret")
@@ -187,17 +186,6 @@ def print_summary(console: Console, stack: DevStack, pids: Mapping[str, int]) ->
         console.print(Segments([*line, Segment.line()]), soft_wrap=True)
 
 
-def redact_url(url: str) -> str:
-    """`url` without its password (REDIS_URL may carry one)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _redis_child(port: int, data_dir: Path, base_env: Mapping[str, str]) -> ChildSpec:
     argv = [
         find_redis_server(),
@@ -258,20 +246,6 @@ def _port(requested: int, flag: str) -> int:
         return free_port()
     check_port_free(LOOPBACK, requested, flag)
     return requested
-
-
-def check_port_free(host: str, port: int, flag: str) -> None:
-    """ConfigError naming `flag` when nothing could listen on host:port now (IPv4 or IPv6,
-    as the host says)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-    except OSError as exc:  # socket.gaierror included
-        raise ConfigError(f"{flag}: cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
 def _display_host(host: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from worker.dev.run import ChildSpec
-from worker.dev.stack import DevOptions, DevStack, plan_dev, redact_url, uses_sandbox
+from worker.dev.stack import DevOptions, DevStack, plan_dev, uses_sandbox
 from worker.settings import ConfigError, Settings
 
 AGORA = {
@@ -135,10 +135,6 @@ def test_the_summary_never_shows_a_redis_password(tmp_path: Path) -> None:
     assert redis.address == "redis://app:***@db.example:6380/1"
 
 
-def test_redact_url_leaves_a_url_without_password_alone() -> None:
-    assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
-
-
 def test_only_the_worker_is_started_again_when_it_exits(tmp_path: Path) -> None:
     stack = _plan(tmp_path, DevOptions(port=_free(), demo=True))
     restarts = {child.name: child.restarts for child in stack.children}
@@ -164,23 +160,6 @@ def test_the_summary_is_printed_whole_on_an_80_column_pipe(tmp_path: Path) -> No
     for endpoint in stack.endpoints:
         assert endpoint.address in rows[endpoint.name]
         assert endpoint.note in rows[endpoint.name]
-
-
-def test_the_port_check_binds_an_ipv6_host_with_ipv6() -> None:
-    from worker.dev.stack import check_port_free
-
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-            port = probe.getsockname()[1]
-    except OSError:
-        pytest.skip("no IPv6 loopback here")
-    check_port_free("::1", port, "--port")
-    with socket.socket(socket.AF_INET6) as busy:
-        busy.bind(("::1", port))
-        busy.listen()
-        with pytest.raises(ConfigError, match=r"^--port: cannot listen on ::1:"):
-            check_port_free("::1", port, "--port")
 
 
 def test_an_ipv6_host_is_bracketed_in_the_webhooks_url(tmp_path: Path) -> None:

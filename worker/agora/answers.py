@@ -1,4 +1,4 @@
-"""Reading answers: typed parsing, stop outcomes, and the "start may have happened" error."""
+"""Reading answers: typed bodies, start and stop results, the "start may have happened" error."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from worker.agora.errors import (
     AgoraStartUncertain,
     AgoraTransportError,
 )
+from worker.agora.models.responses import StartResponse, StopResponse
 from worker.agora.requester import Answer
-from worker.agora.results import StopOutcome
+from worker.agora.results import StartResult, StopOutcome, StopResult
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -68,6 +69,42 @@ def stop_outcome(answer: Answer) -> StopOutcome:
     if answer.status == 404:
         return StopOutcome.NOT_FOUND
     return StopOutcome.ALREADY_STOPPING
+
+
+def start_result(resource_id: str, answer: Answer, redact: Callable[[str], str]) -> StartResult:
+    """The result of a start answer: 200 with a sid, or an absorbed 201/code 7.
+
+    A 200 whose body has no sid raises AgoraBadResponse.
+    """
+    if answer.error_class is ErrorClass.ALREADY_STARTED:
+        started = parse_lenient(answer, StartResponse)
+        sid = (started.sid if started else None) or answer.error.sid or None
+        return StartResult(
+            resource_id=resource_id,
+            sid=sid,
+            already_started=True,
+            request_id=answer.request_id,
+        )
+    response = parse_answer(Endpoint.START, answer, StartResponse, redact)
+    if not response.sid:
+        raise bad_response(Endpoint.START, answer, "200 without a sid")
+    return StartResult(
+        resource_id=resource_id,
+        sid=response.sid,
+        already_started=False,
+        request_id=answer.request_id,
+    )
+
+
+def stop_result(answer: Answer) -> StopResult:
+    """The result of a stop answer (200 or an absorbed already-stopped class)."""
+    return StopResult(
+        outcome=stop_outcome(answer),
+        status=answer.status,
+        code=answer.error.code,
+        response=parse_lenient(answer, StopResponse) if answer.status in (200, 206) else None,
+        request_id=answer.request_id,
+    )
 
 
 def may_have_started(exc: AgoraTransportError | AgoraHTTPError) -> bool:

@@ -1,8 +1,8 @@
 """The async Agora Cloud Recording client (plus channel user list and NCS IP list).
 
-Every method validates its whole request first and raises `AgoraValidationError` naming the
-field before anything is sent. Answers are typed models; failures are the errors of
-`worker.agora.errors`.
+Every method validates its whole request first (`worker.agora.calls`) and raises
+`AgoraValidationError` naming the field before anything is sent. Answers are typed models;
+failures are the errors of `worker.agora.errors`.
 
 `start` is never repeated blindly on a fresh resource: with the default
 `retry_same_resource=False` only failures Agora cannot have acted on are retried (no
@@ -23,41 +23,40 @@ and request id, never with headers or bodies.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Literal, TypeVar
-from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from worker.agora.answers import (
     bad_response,
     may_have_started,
     parse_answer,
-    parse_lenient,
+    start_result,
     start_uncertain,
-    stop_outcome,
+    stop_result,
 )
-from worker.agora.classify import Endpoint, ErrorClass
-from worker.agora.core import ClientCore
-from worker.agora.errors import (
-    AgoraBadResponse,
-    AgoraRetryableError,
-    AgoraTransportError,
-    AgoraValidationError,
+from worker.agora.calls import (
+    Call,
+    RecordingPaths,
+    acquire_call,
+    ncs_ip_call,
+    query_call,
+    start_call,
+    stop_call,
+    update_call,
+    update_layout_call,
+    user_list_call,
 )
-from worker.agora.models.common import RecordingMode, channel_name_problem, secret_values
-from worker.agora.models.modes import check_acquire, check_start, check_update, default_scene
+from worker.agora.classify import ErrorClass
+from worker.agora.errors import AgoraBadResponse, AgoraRetryableError, AgoraTransportError
+from worker.agora.models.common import RecordingMode
 from worker.agora.models.requests import (
-    AcquireBody,
     AcquireClientRequest,
-    StartBody,
     StartClientRequest,
-    StopBody,
-    StopClientRequest,
-    UpdateBody,
     UpdateClientRequest,
-    UpdateLayoutBody,
     UpdateLayoutClientRequest,
 )
 from worker.agora.models.responses import (
@@ -65,21 +64,12 @@ from worker.agora.models.responses import (
     ChannelUsers,
     NcsIpAnswer,
     QueryResponse,
-    StartResponse,
-    StopResponse,
     UpdateResponse,
     UserListAnswer,
 )
-from worker.agora.requester import Delivery, RateLimiter, no_rate_limit
+from worker.agora.requester import Answer, Delivery, RateLimiter, Requester, no_rate_limit
 from worker.agora.results import StartResult, StopResult
 from worker.agora.retry import RetryPolicy
-from worker.agora.wire import (
-    check_cname,
-    check_path_id,
-    check_rule,
-    encode_body,
-    wire_bytes,
-)
 
 if TYPE_CHECKING:
     from worker.settings import Settings
@@ -87,12 +77,47 @@ if TYPE_CHECKING:
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-class AgoraClient(ClientCore):
+class AgoraClient:
     """Agora REST client over an injected `httpx.AsyncClient` (the caller owns and closes it).
 
-    Constructor: `AgoraClient(http, *, app_id, customer_id, customer_secret, base_urls,
-    retry=None, rate_limiter=no_rate_limit, timeout_s=10.0, stop_timeout_s=30.0)`.
+    It builds each call with `worker.agora.calls` for its App ID's `RecordingPaths` and sends
+    it through one `Requester` (credentials, base URLs, retries, rate-limit hook).
     """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        app_id: str,
+        customer_id: str,
+        customer_secret: SecretStr,
+        base_urls: Sequence[str],
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter = no_rate_limit,
+        timeout_s: float = 10.0,
+        stop_timeout_s: float = 30.0,
+    ) -> None:
+        self._paths = RecordingPaths(app_id)
+        if not customer_id:
+            raise ValueError("customer_id must not be empty")
+        if not customer_secret.get_secret_value():
+            raise ValueError("customer_secret must not be empty")
+        for url in base_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"base URL {url!r} is not an http(s) URL")
+        if timeout_s <= 0 or stop_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+        self._timeout_s = timeout_s
+        self._stop_timeout_s = stop_timeout_s
+        self._requester = Requester(
+            http,
+            base_urls=base_urls,
+            customer_id=customer_id,
+            customer_secret=customer_secret,
+            retry=retry if retry is not None else RetryPolicy(),
+            rate_limiter=rate_limiter,
+            timeout_s=timeout_s,
+        )
 
     @classmethod
     def from_settings(
@@ -119,6 +144,16 @@ class AgoraClient(ClientCore):
             timeout_s=settings.autorec_agora_timeout_s,
         )
 
+    @property
+    def app_id(self) -> str:
+        """The App ID in every path."""
+        return self._paths.app_id
+
+    @property
+    def preferred_base_url(self) -> str:
+        """The base URL the next call tries first (the last one that answered)."""
+        return self._requester.preferred_base_url
+
     # --- Cloud Recording -----------------------------------------------------------------
 
     async def acquire(
@@ -130,22 +165,11 @@ class AgoraClient(ClientCore):
         client_request: AcquireClientRequest | None = None,
     ) -> AcquireResponse:
         """Reserve a resource for one recording (valid 5 minutes); `scene` follows `mode`."""
-        endpoint = Endpoint.ACQUIRE
-        request = client_request if client_request is not None else AcquireClientRequest()
-        if request.scene is None:
-            request = request.model_copy(update={"scene": default_scene(mode)})
-        check_cname(endpoint, cname, mode)
-        body = encode_body(endpoint, AcquireBody, cname, uid, request)
-        check_rule(endpoint, lambda: check_acquire(mode, body.client_request))
-        answer = await self._requester.send(
-            endpoint,
-            "POST",
-            f"{self._recording_path()}/acquire",
-            body=wire_bytes(body),
-            secrets=secret_values(body),
-            timeout_s=self._timeout_s,
+        call = acquire_call(
+            self._paths, cname=cname, uid=uid, mode=mode, client_request=client_request
         )
-        return parse_answer(endpoint, answer, AcquireResponse, self._redactor(secret_values(body)))
+        answer = await self._requester.send(call)
+        return self._parse(call, answer, AcquireResponse)
 
     async def start(
         self,
@@ -162,61 +186,32 @@ class AgoraClient(ClientCore):
         Raises `AgoraStartUncertain` when the task may or may not have started (see the
         module docstring); `AgoraConflict` for 53, `AgoraNoCapacity` for 502.
         """
-        endpoint = Endpoint.START
-        check_path_id(endpoint, "resourceId", resource_id)
-        check_cname(endpoint, cname, mode)
-        body = encode_body(endpoint, StartBody, cname, uid, client_request)
-        check_rule(endpoint, lambda: check_start(mode, body.client_request))
-        secrets = secret_values(body)
+        call = start_call(
+            self._paths,
+            resource_id=resource_id,
+            cname=cname,
+            uid=uid,
+            mode=mode,
+            client_request=client_request,
+        )
         delivery = Delivery.IDEMPOTENT if retry_same_resource else Delivery.AT_MOST_ONCE
         try:
             answer = await self._requester.send(
-                endpoint,
-                "POST",
-                f"{self._resource_path(resource_id)}/mode/{mode}/start",
-                body=wire_bytes(body),
-                delivery=delivery,
-                absorb=frozenset({ErrorClass.ALREADY_STARTED}),
-                secrets=secrets,
-                timeout_s=self._timeout_s,
+                call, delivery=delivery, absorb=frozenset({ErrorClass.ALREADY_STARTED})
             )
-            if answer.error_class is ErrorClass.ALREADY_STARTED:
-                started = parse_lenient(answer, StartResponse)
-                sid = (started.sid if started else None) or answer.error.sid or None
-                return StartResult(
-                    resource_id=resource_id,
-                    sid=sid,
-                    already_started=True,
-                    request_id=answer.request_id,
-                )
-            response = parse_answer(endpoint, answer, StartResponse, self._redactor(secrets))
-            if not response.sid:
-                raise bad_response(endpoint, answer, "200 without a sid")
+            return start_result(resource_id, answer, self._requester.redactor(call.secrets))
         except (AgoraTransportError, AgoraRetryableError, AgoraBadResponse) as exc:
             # On a fresh resource only undelivered attempts were repeated, so the last error
             # tells whether Agora may have acted; after same-resource retries, any may have.
             if retry_same_resource or may_have_started(exc):
                 raise start_uncertain(resource_id, exc) from exc
             raise
-        return StartResult(
-            resource_id=resource_id,
-            sid=response.sid,
-            already_started=False,
-            request_id=answer.request_id,
-        )
 
     async def query(self, *, resource_id: str, sid: str, mode: RecordingMode) -> QueryResponse:
         """The task's status and files; `AgoraNotFound` once it is gone (or failing over)."""
-        endpoint = Endpoint.QUERY
-        check_path_id(endpoint, "resourceId", resource_id)
-        check_path_id(endpoint, "sid", sid)
-        answer = await self._requester.send(
-            endpoint,
-            "GET",
-            f"{self._session_path(resource_id, sid)}/mode/{mode}/query",
-            timeout_s=self._timeout_s,
-        )
-        return parse_answer(endpoint, answer, QueryResponse, self._redactor(()))
+        call = query_call(self._paths, resource_id=resource_id, sid=sid, mode=mode)
+        answer = await self._requester.send(call)
+        return self._parse(call, answer, QueryResponse)
 
     async def update(
         self,
@@ -229,22 +224,17 @@ class AgoraClient(ClientCore):
         client_request: UpdateClientRequest,
     ) -> UpdateResponse:
         """Change subscriptions, pause/resume a web recording, RTMP outputs or STS keys."""
-        endpoint = Endpoint.UPDATE
-        check_path_id(endpoint, "resourceId", resource_id)
-        check_path_id(endpoint, "sid", sid)
-        check_cname(endpoint, cname, mode)
-        body = encode_body(endpoint, UpdateBody, cname, uid, client_request)
-        check_rule(endpoint, lambda: check_update(mode, body.client_request))
-        secrets = secret_values(body)
-        answer = await self._requester.send(
-            endpoint,
-            "POST",
-            f"{self._session_path(resource_id, sid)}/mode/{mode}/update",
-            body=wire_bytes(body),
-            secrets=secrets,
-            timeout_s=self._timeout_s,
+        call = update_call(
+            self._paths,
+            resource_id=resource_id,
+            sid=sid,
+            cname=cname,
+            uid=uid,
+            mode=mode,
+            client_request=client_request,
         )
-        return parse_answer(endpoint, answer, UpdateResponse, self._redactor(secrets))
+        answer = await self._requester.send(call)
+        return self._parse(call, answer, UpdateResponse)
 
     async def update_layout(
         self,
@@ -256,19 +246,16 @@ class AgoraClient(ClientCore):
         client_request: UpdateLayoutClientRequest,
     ) -> UpdateResponse:
         """Replace the whole layout of a mix recording (omitted fields revert to defaults)."""
-        endpoint = Endpoint.UPDATE_LAYOUT
-        check_path_id(endpoint, "resourceId", resource_id)
-        check_path_id(endpoint, "sid", sid)
-        check_cname(endpoint, cname, RecordingMode.MIX)
-        body = encode_body(endpoint, UpdateLayoutBody, cname, uid, client_request)
-        answer = await self._requester.send(
-            endpoint,
-            "POST",
-            f"{self._session_path(resource_id, sid)}/mode/{RecordingMode.MIX}/updateLayout",
-            body=wire_bytes(body),
-            timeout_s=self._timeout_s,
+        call = update_layout_call(
+            self._paths,
+            resource_id=resource_id,
+            sid=sid,
+            cname=cname,
+            uid=uid,
+            client_request=client_request,
         )
-        return parse_answer(endpoint, answer, UpdateResponse, self._redactor(()))
+        answer = await self._requester.send(call)
+        return self._parse(call, answer, UpdateResponse)
 
     async def stop(
         self,
@@ -285,52 +272,40 @@ class AgoraClient(ClientCore):
         A synchronous stop (`async_stop=False`) waits for the uploads, so its attempts get
         `stop_timeout_s` instead of `timeout_s`.
         """
-        endpoint = Endpoint.STOP
-        check_path_id(endpoint, "resourceId", resource_id)
-        check_path_id(endpoint, "sid", sid)
-        check_cname(endpoint, cname, mode)
-        body = encode_body(endpoint, StopBody, cname, uid, StopClientRequest(async_stop=async_stop))
+        call = stop_call(
+            self._paths,
+            resource_id=resource_id,
+            sid=sid,
+            cname=cname,
+            uid=uid,
+            mode=mode,
+            async_stop=async_stop,
+        )
         answer = await self._requester.send(
-            endpoint,
-            "POST",
-            f"{self._session_path(resource_id, sid)}/mode/{mode}/stop",
-            body=wire_bytes(body),
+            call,
             absorb=frozenset({ErrorClass.ALREADY_STOPPED}),
             timeout_s=self._timeout_s if async_stop else self._stop_timeout_s,
         )
-        return StopResult(
-            outcome=stop_outcome(answer),
-            status=answer.status,
-            code=answer.error.code,
-            response=parse_lenient(answer, StopResponse) if answer.status in (200, 206) else None,
-            request_id=answer.request_id,
-        )
+        return stop_result(answer)
 
     # --- Channel management and NCS ------------------------------------------------------
 
     async def channel_users(self, channel_name: str, *, hosts_only: bool = False) -> ChannelUsers:
         """Who is in an RTC channel now (`hosts_only`: broadcasters of a live channel)."""
-        endpoint = Endpoint.USER_LIST
-        problem = channel_name_problem(channel_name, None)
-        if problem is not None:
-            raise AgoraValidationError("channelName", problem, endpoint=endpoint)
-        answer = await self._requester.send(
-            endpoint,
-            "GET",
-            f"/dev/v1/channel/user/{quote(self._app_id, safe='')}/{quote(channel_name, safe='')}",
-            params={"hosts_only": "true"} if hosts_only else None,
-            timeout_s=self._timeout_s,
-        )
-        listing = parse_answer(endpoint, answer, UserListAnswer, self._redactor(()))
+        call = user_list_call(self._paths, channel_name, hosts_only=hosts_only)
+        answer = await self._requester.send(call)
+        listing = self._parse(call, answer, UserListAnswer)
         if not listing.success:
-            raise bad_response(endpoint, answer, '"success" is false')
+            raise bad_response(call.endpoint, answer, '"success" is false')
         return listing.data
 
     async def ncs_ips(self, *, version: Literal[1, 2] = 2) -> list[IPv4Address | IPv6Address]:
         """The addresses Agora's Notification Center sends from (refresh at least daily)."""
-        endpoint = Endpoint.NCS_IP
-        answer = await self._requester.send(
-            endpoint, "GET", f"/v{version}/ncs/ip", timeout_s=self._timeout_s
-        )
-        listing = parse_answer(endpoint, answer, NcsIpAnswer, self._redactor(()))
+        call = ncs_ip_call(version=version)
+        answer = await self._requester.send(call)
+        listing = self._parse(call, answer, NcsIpAnswer)
         return [host.primary_ip for host in listing.data.service.hosts]
+
+    def _parse(self, call: Call, answer: Answer, model: type[_Model]) -> _Model:
+        """The answer's body as `model` (AgoraBadResponse, secrets redacted, if it does not fit)."""
+        return parse_answer(call.endpoint, answer, model, self._requester.redactor(call.secrets))

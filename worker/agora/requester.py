@@ -14,6 +14,7 @@ import httpx
 import orjson
 from pydantic import SecretStr, ValidationError
 
+from worker.agora.calls import Call
 from worker.agora.classify import Endpoint, ErrorClass, classify
 from worker.agora.errors import (
     ERROR_FOR_CLASS,
@@ -72,10 +73,12 @@ class Requester:
         customer_secret: SecretStr,
         retry: RetryPolicy,
         rate_limiter: RateLimiter,
+        timeout_s: float,
     ) -> None:
         if not base_urls:
             raise ValueError("base_urls must hold at least one URL")
         self._http = http
+        self._timeout_s = timeout_s
         self._base_urls = [url.rstrip("/") for url in base_urls]
         self._retry = retry
         self._rate_limiter = rate_limiter
@@ -99,22 +102,27 @@ class Requester:
         """`text` without the customer secret, the auth header, or `secrets`."""
         return redact(text, [*self._own_secrets, *secrets])
 
+    def redactor(self, secrets: Sequence[str] = ()) -> Callable[[str], str]:
+        """`redact` with `secrets` bound, for code that only sees the text."""
+        return lambda text: self.redact(text, secrets)
+
     async def send(
         self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
+        call: Call,
         *,
-        body: bytes | None = None,
-        params: Mapping[str, str] | None = None,
         delivery: Delivery = Delivery.IDEMPOTENT,
         absorb: frozenset[ErrorClass] = frozenset(),
-        secrets: Sequence[str] = (),
-        timeout_s: float,
+        timeout_s: float | None = None,
     ) -> Answer:
-        """Send until a 200 or an absorbed answer arrives; raise the typed error otherwise."""
+        """Send until a 200 or an absorbed answer arrives; raise the typed error otherwise.
+
+        Each attempt gets `timeout_s` (default: the requester's), cut to what is left of the
+        retry policy's total.
+        """
+        endpoint, secrets = call.endpoint, call.secrets
+        attempt_timeout_s = self._timeout_s if timeout_s is None else timeout_s
         headers = {"Authorization": self._authorization.get_secret_value()}
-        if body is not None:
+        if call.body is not None:
             headers["Content-Type"] = "application/json;charset=utf-8"
         policy = self._retry
         started_s = policy.clock()
@@ -131,12 +139,12 @@ class Requester:
             failure: AgoraTransportError | AgoraHTTPError
             try:
                 response = await self._http.request(
-                    method,
-                    base_url + path,
-                    content=body,
-                    params=params,
+                    call.method,
+                    base_url + call.path,
+                    content=call.body,
+                    params=call.params,
                     headers=headers,
-                    timeout=max(0.001, min(timeout_s, remaining_s)),
+                    timeout=max(0.001, min(attempt_timeout_s, remaining_s)),
                 )
             except httpx.TransportError as exc:
                 latency_ms = (time.perf_counter() - sent_at) * 1000

@@ -44,6 +44,7 @@ def encode_body(
 
 
 def wire_bytes(body: BaseModel) -> bytes:
+    """The JSON bytes sent for `body` (camelCase aliases, no nulls, secrets revealed)."""
     return orjson.dumps(
         body.model_dump(mode="json", by_alias=True, exclude_none=True, context=WIRE_CONTEXT)
     )
@@ -68,6 +69,7 @@ def validation_error(endpoint: Endpoint, exc: ValidationError) -> AgoraValidatio
 
 
 def check_rule(endpoint: Endpoint, rule: Callable[[], None]) -> None:
+    """Run a cross-field rule; its FieldRuleError becomes AgoraValidationError."""
     try:
         rule()
     except FieldRuleError as exc:
@@ -75,12 +77,14 @@ def check_rule(endpoint: Endpoint, rule: Callable[[], None]) -> None:
 
 
 def check_cname(endpoint: Endpoint, cname: str, mode: RecordingMode) -> None:
+    """Refuse a `cname` that is not valid for `mode`."""
     problem = channel_name_problem(cname, mode)
     if problem is not None:
         raise AgoraValidationError("cname", problem, endpoint=endpoint)
 
 
 def check_path_id(endpoint: Endpoint, field: str, value: str) -> None:
+    """Refuse an id that cannot appear in a REST path as it is."""
     if not value or len(value) > PATH_ID_MAX_CHARS or set(value) - PATH_ID_CHARS:
         raise AgoraValidationError(
             field, "must be 1..1024 characters of letters, digits and -_.~+=", endpoint=endpoint

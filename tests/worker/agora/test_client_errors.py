@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import Harness, sandbox_config_with
-from tests.worker.agora.test_client_recording import RECORDER, ROOM, start_recording
+from tests.support.agora import builders
+from tests.support.agora.harness import (
+    RECORDER,
+    ROOM,
+    Harness,
+    sandbox_config_with,
+    start_recording,
+)
 from worker.agora import (
     AgoraAlreadyStopped,
     AgoraAuthError,

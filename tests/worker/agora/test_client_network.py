@@ -11,16 +11,17 @@ from pydantic import SecretStr
 
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, running_sandbox
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import (
+from tests.support.agora import builders
+from tests.support.agora.harness import (
     APP_ID,
     CUSTOMER_ID,
     CUSTOMER_SECRET,
+    RECORDER,
+    ROOM,
     Pauses,
     dead_url,
     fast_retry,
 )
-from tests.worker.agora.test_client_recording import RECORDER, ROOM
 from worker.agora import (
     AgoraClient,
     AgoraStartUncertain,

@@ -9,17 +9,20 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import (
+from tests.support.agora import builders
+from tests.support.agora.harness import (
     APP_ID,
     CUSTOMER_ID,
     CUSTOMER_SECRET,
+    RECORDER,
+    ROOM,
     Harness,
     Pauses,
     dead_url,
     fast_retry,
+    join,
+    start_recording,
 )
-from tests.worker.agora.test_client_recording import RECORDER, ROOM, join, start_recording
 from worker.agora import AgoraAuthError, AgoraClient, AgoraInvalidRequest, AgoraTransportError
 from worker.agora.models import RecordingMode, UpdateClientRequest
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr
 
 from sandbox.models import Phase
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import Harness
-from worker.agora import AgoraClient, StartResult, StopOutcome
+from tests.support.agora import builders
+from tests.support.agora.harness import RECORDER, ROOM, Harness, join, start_recording
+from worker.agora import AgoraClient, StopOutcome
 from worker.agora.models import (
     AcquireClientRequest,
     AcquireRegion,
@@ -33,26 +32,6 @@ from worker.agora.models import (
 )
 
 IND, MIX, WEB = RecordingMode.INDIVIDUAL, RecordingMode.MIX, RecordingMode.WEB
-RECORDER = 4_200_000_001
-ROOM = "room-1"
-
-
-async def start_recording(
-    agora: AgoraClient,
-    mode: RecordingMode,
-    request: StartClientRequest,
-    *,
-    cname: str = ROOM,
-    uid: int = RECORDER,
-) -> StartResult:
-    acquired = await agora.acquire(cname=cname, uid=uid, mode=mode)
-    return await agora.start(
-        resource_id=acquired.resource_id, cname=cname, uid=uid, mode=mode, client_request=request
-    )
-
-
-async def join(harness: Harness, uid: int, *, channel: str = ROOM, **extra: object) -> None:
-    await harness.admin("POST", f"/channels/{quote(channel, safe='')}/join", {"uid": uid, **extra})
 
 
 # --- acquire / start -------------------------------------------------------------------------

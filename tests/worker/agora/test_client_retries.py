@@ -5,9 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import Harness, fast_retry, sandbox_config_with
-from tests.worker.agora.test_client_recording import RECORDER, ROOM, start_recording
+from tests.support.agora import builders
+from tests.support.agora.harness import (
+    RECORDER,
+    ROOM,
+    Harness,
+    fast_retry,
+    sandbox_config_with,
+    start_recording,
+)
 from worker.agora import AgoraClient, AgoraInvalidRequest, AgoraRetryableError, StopOutcome
 from worker.agora.models import RecordingMode
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from tests.worker.agora.conftest import (
+from tests.support.agora.harness import (
     APP_ID,
     CUSTOMER_ID,
     CUSTOMER_SECRET,

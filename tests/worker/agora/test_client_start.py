@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox.models import Phase
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import Harness
-from tests.worker.agora.test_client_recording import RECORDER, ROOM
+from tests.support.agora import builders
+from tests.support.agora.harness import RECORDER, ROOM, Harness
 from worker.agora import AgoraClient, AgoraConflict, AgoraStartUncertain, StartResult
 from worker.agora.models import RecordingMode
 

@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from pydantic import SecretStr
 
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import Harness
-from tests.worker.agora.test_client_recording import RECORDER, ROOM
+from tests.support.agora import builders
+from tests.support.agora.harness import RECORDER, ROOM, Harness
 from worker.agora import AgoraClient, AgoraValidationError, Endpoint
 from worker.agora.models import (
     AcquireClientRequest,

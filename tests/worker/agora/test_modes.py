@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from pydantic import SecretStr
 
-from tests.worker.agora import builders
+from tests.support.agora import builders
 from worker.agora.models import (
     AcquireClientRequest,
     AudioProfile,

@@ -9,9 +9,16 @@ import pytest
 from sandbox.config import SandboxConfig
 from sandbox.models import Phase
 from sandbox.tokens import build_rtc_token as sandbox_build_rtc_token
-from tests.worker.agora import builders
-from tests.worker.agora.conftest import APP_CERT, APP_ID, Harness, sandbox_config_with
-from tests.worker.agora.test_client_recording import RECORDER, ROOM, start_recording
+from tests.support.agora import builders
+from tests.support.agora.harness import (
+    APP_CERT,
+    APP_ID,
+    RECORDER,
+    ROOM,
+    Harness,
+    sandbox_config_with,
+    start_recording,
+)
 from worker.agora import AgoraClient, AgoraNotFound, RtcRole, build_rtc_token
 from worker.agora.models import RecordingMode
 

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from tests.worker.agora import builders
+from tests.support.agora import builders
 from worker.agora.classify import Endpoint
 from worker.agora.models import (
     AcquireClientRequest,

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support.e2e.inprocess import InProcessStack, in_process_stack
-
-StackFactory = Callable[..., AbstractAsyncContextManager[InProcessStack]]
+from tests.support.e2e.inprocess import InProcessStack, StackFactory, in_process_stack
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ fault on the step it disturbs, and ends with no leaked and no duplicated recordi
 
 from __future__ import annotations
 
-from tests.e2e.conftest import StackFactory
 from tests.support.e2e.checks import assert_converged, eventually, holds
-from tests.support.e2e.inprocess import InProcessStack
+from tests.support.e2e.inprocess import InProcessStack, StackFactory
 from tests.support.e2e.sandbox_admin import Call
 from worker.state.slots import Slots
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import StackFactory
 from tests.support.e2e.checks import assert_converged, eventually, holds, overlapping_recordings
+from tests.support.e2e.inprocess import StackFactory
 from tests.support.e2e.sandbox_admin import Call, SandboxAdmin
 from worker.state.channel_state import read_channel_state
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import StackFactory
 from tests.support.e2e.checks import busiest_window, eventually, overlapping_recordings
+from tests.support.e2e.inprocess import StackFactory
 from worker.state.slots import Slots
 
 LIMIT = 50

@@ -12,9 +12,8 @@ from typing import Any
 
 import orjson
 
-from tests.e2e.conftest import StackFactory
 from tests.support.e2e.checks import assert_converged, eventually, holds
-from tests.support.e2e.inprocess import InProcessStack
+from tests.support.e2e.inprocess import InProcessStack, StackFactory
 from worker.state.channel_state import read_channel_state
 
 GRACE_S = 0.3

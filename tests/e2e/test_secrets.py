@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.e2e.conftest import StackFactory
 from tests.support.e2e.checks import assert_converged
 from tests.support.e2e.env import StackSecrets
+from tests.support.e2e.inprocess import StackFactory
 from tests.support.e2e.procstack import process_stack
 
 #: An AccessToken2 ("007" + base64 of zlib data, which starts "eJ").

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.e2e.conftest import StackFactory
 from tests.support.e2e.checks import assert_converged, busiest_window, eventually
+from tests.support.e2e.inprocess import StackFactory
 
 QPS = 10
 LIMIT = 8

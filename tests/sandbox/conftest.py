@@ -15,8 +15,6 @@ from sandbox.config import ManualClock, SandboxConfig
 from sandbox.world import Sandbox
 from tests.support.sandbox import Agora
 
-CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
-
 
 @pytest.fixture
 def clock() -> ManualClock:

@@ -8,8 +8,7 @@ import pytest
 
 from sandbox.config import ManualClock, SandboxConfig
 from sandbox.tokens import build_rtc_token
-from tests.sandbox.conftest import CERTIFICATE
-from tests.support.sandbox import RECORDER_UID, Agora, mix_request
+from tests.support.sandbox import CERTIFICATE, RECORDER_UID, Agora, mix_request
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from starlette.routing import Route
 
 from sandbox.config import SandboxConfig
 
+#: An App certificate the sandbox checks recorder tokens against.
+CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
 RECORDER_UID = "4200000001"
 STORAGE = {"vendor": 1, "region": 0, "bucket": "bucket", "accessKey": "ak", "secretKey": "sk"}
 

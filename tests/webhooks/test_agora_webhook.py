@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import redis.asyncio as aioredis
 
-from tests.webhooks.conftest import NCS_SECRET, STREAM, ncs_body, ncs_headers, serve
+from tests.support.webhooks import NCS_SECRET, STREAM, ncs_body, ncs_headers, serve
 from worker import keys
 from worker.settings import Settings
 

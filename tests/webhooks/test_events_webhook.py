@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import redis.asyncio as aioredis
 
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     STREAM,
     app_event_body,
     event_headers,

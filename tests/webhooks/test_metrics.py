@@ -6,7 +6,7 @@ import httpx
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.webhooks.conftest import STREAM, ncs_body, ncs_headers, serve
+from tests.support.webhooks import STREAM, ncs_body, ncs_headers, serve
 from worker import keys
 from worker.dev.redis_server import free_port
 from worker.settings import Settings

@@ -7,7 +7,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from tests.webhooks.conftest import serve
+from tests.support.webhooks import serve
 from webhooks.app import create_app
 from worker.dev.redis_server import free_port
 from worker.settings import ConfigError, Settings

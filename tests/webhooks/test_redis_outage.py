@@ -12,7 +12,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from tests.support.waiting import eventually
-from tests.webhooks.conftest import STREAM, ncs_body, ncs_headers, serve
+from tests.support.webhooks import STREAM, ncs_body, ncs_headers, serve
 from webhooks.app import REDIS_SOCKET_TIMEOUT_S
 from worker.dev.redis_server import RedisServer
 from worker.settings import Settings

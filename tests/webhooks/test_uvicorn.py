@@ -12,7 +12,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     EVENTS_SECRET,
     NCS_SECRET,
     STREAM,

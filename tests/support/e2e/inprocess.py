@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import itertools
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,3 +177,7 @@ async def in_process_stack(
                 await stack.stop_workers()
                 await stack.admin.aclose()
                 await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+
+
+#: The e2e `stack` fixture: `async with stack(env={...}, sandbox={...}, workers=n) as s:`.
+StackFactory = Callable[..., AbstractAsyncContextManager[InProcessStack]]

@@ -30,7 +30,7 @@ from worker.dev.redis_server import RedisServer
 from worker.ingest.consumer import StreamConsumer
 from worker.ingest.normalize import UidRange
 from worker.state.occupancy import OccupancyRules
-from worker.state.reconcile_queue import RECONCILE_DUE, enqueue_reconcile
+from worker.state.reconcile_queue import enqueue_reconcile
 
 USERS_PER_CHANNEL: Final = 10
 BATCH_SIZE: Final = 200
@@ -134,7 +134,7 @@ class _Run:
             await self.redis.delete(*names[start : start + 500])
         async for member, _ in self.redis.zscan_iter(keys.CHANNELS, match=f"bench-{self.id}-*"):
             await self.redis.zrem(keys.CHANNELS, member)
-            await self.redis.zrem(RECONCILE_DUE, member)
+            await self.redis.zrem(keys.RECONCILE_DUE, member)
 
 
 async def _throughput(run: _Run, n_events: int) -> tuple[float, list[int]]:

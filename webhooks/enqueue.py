@@ -1,10 +1,10 @@
 """Durable, deduplicated enqueue of a webhook event: one Lua script, one Redis round trip.
 
-Unless the event id's dedupe key exists, the script XADDs the entry to the events stream
-(approximate MAXLEN) and then sets the key, with a TTL covering the sender's retry horizon;
-an XADD that fails leaves no key behind. Running it twice for one event is harmless: the
-second run answers "duplicate". That is what makes the
-one retry below safe after a connection drops mid-flight.
+Unless the event id's dedupe key exists, the script (`enqueue.lua`) XADDs the entry to the
+events stream (approximate MAXLEN) and then sets the key, with a TTL covering the sender's
+retry horizon; an XADD that fails leaves no key behind. Running it twice for one event is
+harmless: the second run answers "duplicate". That is what makes the one retry below safe
+after a connection drops mid-flight.
 
 Requests that reach the queue in the same event-loop turn share one pipelined round trip
 (each still runs its own script): under load this divides the client's per-command cost,
@@ -12,16 +12,16 @@ and a lone request waits no longer than one loop turn for company.
 
 Commands are packed by redis-py's synchronous connection, whose packer is hiredis's C
 encoder (installed with `redis[hiredis]`): about 1.5 µs per event, against about 7 µs for
-the pure-Python packer of redis-py's asyncio connection. The bytes are the same.
+the pure-Python packer of redis-py's asyncio connection. The bytes are the same. The script's
+SHA1 and its loading after Redis lost it (NOSCRIPT) come from worker/state/scripts.py, like
+every Lua script of the service.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from importlib.resources import files
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -31,6 +31,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from webhooks.errors import QueueUnavailable
 from worker import keys
+from worker.state.scripts import LuaScript
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,7 @@ def command(*args: FieldValue) -> bytes:
 _pack = _packer()
 
 
-def load_script_source() -> bytes:
-    """The Lua source of the enqueue script (shipped as package data)."""
-    return files("webhooks").joinpath("enqueue.lua").read_bytes()
+_SCRIPT: Final = LuaScript("webhooks", "enqueue.lua")
 
 
 class EventQueue:
@@ -74,8 +73,6 @@ class EventQueue:
         stream_maxlen: int,
     ) -> None:
         self._redis = redis
-        self._source = load_script_source()
-        self._sha = hashlib.sha1(self._source, usedforsecurity=False).hexdigest()
         self._stream = stream
         self._dedupe_ttl_s = dedupe_ttl_s
         self._stream_maxlen = stream_maxlen
@@ -85,7 +82,7 @@ class EventQueue:
     @property
     def sha(self) -> str:
         """SHA1 of the enqueue script, as `EVALSHA` names it."""
-        return self._sha
+        return _SCRIPT.sha
 
     @property
     def stream(self) -> str:
@@ -94,11 +91,7 @@ class EventQueue:
 
     async def load_script(self) -> None:
         """Load the script into Redis's script cache (done again whenever Redis lost it)."""
-        [reply] = await self._round_trip([command("SCRIPT", "LOAD", self._source)])
-        if isinstance(reply, Exception):
-            raise reply
-        if reply != self._sha.encode("ascii"):
-            raise RuntimeError("Redis computed another SHA1 for the enqueue script")
+        await _SCRIPT.load(self._redis)
 
     async def enqueue(self, source: str, event_id: str, fields: Mapping[str, FieldValue]) -> bool:
         """Add `fields` as one stream entry unless `source` sent `event_id` before; True if added.
@@ -120,7 +113,7 @@ class EventQueue:
             flat += (name, value)
         return command(
             "EVALSHA",
-            self._sha,
+            _SCRIPT.sha,
             2,
             keys.dedupe(source, event_id),
             self._stream,

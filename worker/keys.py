@@ -48,6 +48,16 @@ def channel_members(name: str) -> str:
     return f"{PREFIX}ch:{channel_part(name)}:m"
 
 
+def channel_tombstones(name: str) -> str:
+    """Sorted set: uids that left the channel → when (ms), for the lazy tombstone sweep."""
+    return f"{PREFIX}ch:{channel_part(name)}:t"
+
+
+def channel_recorders(name: str) -> str:
+    """Sorted set: uids known to be recorders in the channel → remembered until (ms)."""
+    return f"{PREFIX}ch:{channel_part(name)}:r"
+
+
 #: Sorted set of channels we track (member = channel, score = last change, ms).
 CHANNELS: Final = f"{PREFIX}channels"
 
@@ -70,6 +80,16 @@ WAITING: Final = f"{PREFIX}wait"
 WAITING_SEQ: Final = f"{PREFIX}wait:seq"
 #: Sorted set of recent Agora request stamps for the shared sliding-window rate limit.
 RATE_LIMIT: Final = f"{PREFIX}qps"
+
+
+def rate_limit_seq(log: str) -> str:
+    """Counter that keeps the permit members of a rate-limit log (e.g. RATE_LIMIT) unique."""
+    return f"{log}:seq"
+
+
+#: Sorted set: channel → the gen of a desired-state flip whose reconcile job may not be
+#: enqueued yet (worker/state/reconcile_queue.py).
+RECONCILE_DUE: Final = f"{PREFIX}reconcile:due"
 
 
 def recording_event_seen(sid: str) -> str:
@@ -104,3 +124,5 @@ def start_backoff(name: str) -> str:
 
 #: String: the round-robin cursor of the periodic user-list check (a channel name).
 HEAL_CURSOR: Final = f"{PREFIX}heal:cursor"
+#: String: where in the list of old channels the next idle-channel sweep continues (an offset).
+IDLE_CURSOR: Final = f"{PREFIX}idle:cursor"

@@ -23,17 +23,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from worker import keys
+from worker.state.scripts import LuaScript
 
 logger = logging.getLogger(__name__)
 
-_RELEASE: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-_RENEW: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
+_RELEASE: Final = LuaScript("worker.state", "channel_lock_release.lua")
+_RENEW: Final = LuaScript("worker.state", "channel_lock_renew.lua")
 _POLL_S: Final = 0.02
 
 
@@ -51,7 +46,7 @@ async def _keep_alive(
     while True:
         await asyncio.sleep(ttl_ms / 3000)
         try:
-            renewed = await redis.eval(_RENEW, 1, key, token, ttl_ms)  # type: ignore[no-untyped-call]
+            renewed = await _RENEW.run(redis, keys=[key], args=[token, ttl_ms])
         except RedisError as exc:
             logger.warning("lock %s: renewal failed: %s", key, exc)
             continue
@@ -82,4 +77,4 @@ async def channel_lock(
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
-        await asyncio.shield(redis.eval(_RELEASE, 1, key, token))  # type: ignore[no-untyped-call]
+        await asyncio.shield(_RELEASE.run(redis, keys=[key], args=[token]))

@@ -11,25 +11,25 @@ worker/state/channel_state.py reads the state back.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
-from importlib.resources import files
-from typing import Final
+from typing import Any, Final
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
 
 from worker import keys
 from worker.events import ChannelEvent, ChannelEventKind, Role
-from worker.state.reconcile_queue import RECONCILE_DUE
+from worker.state.scripts import LuaScript
 
 #: Agora's advice: keep a left user's record about a minute to absorb late events.
 DEFAULT_TOMBSTONE_MS: Final = 60_000
 #: How long a recorder uid seen in a channel stays known (a session's resource lives ≤ 72 h).
 DEFAULT_RECORDER_MEMORY_MS: Final = 72 * 3600 * 1000
+
+_SCRIPT: Final = LuaScript("worker.state", "occupancy.lua")
 
 _ROLE_LETTERS: Final = {Role.COMMUNICATION: "c", Role.HOST: "h", Role.AUDIENCE: "a"}
 _KIND_LETTERS: Final = {
@@ -99,22 +99,6 @@ class ScriptCall:
     args: tuple[str, ...]
 
 
-def tombstones_key(channel: str) -> str:
-    """Sorted set: uids that left the channel → when (ms), for the lazy tombstone sweep."""
-    return f"{keys.channel(channel)}:t"
-
-
-def recorders_key(channel: str) -> str:
-    """Sorted set: uids known to be recorders in the channel → remembered until (ms)."""
-    return f"{keys.channel(channel)}:r"
-
-
-@cache
-def script_source() -> str:
-    """The Lua source of the occupancy step (package data)."""
-    return files("worker.state").joinpath("occupancy.lua").read_text(encoding="utf-8")
-
-
 def _flag(value: bool) -> str:
     return "1" if value else "0"
 
@@ -138,10 +122,10 @@ def _call(
         keys=(
             keys.channel(channel),
             keys.channel_members(channel),
-            tombstones_key(channel),
-            recorders_key(channel),
+            keys.channel_tombstones(channel),
+            keys.channel_recorders(channel),
             keys.CHANNELS,
-            RECONCILE_DUE,
+            keys.RECONCILE_DUE,
             ack.stream if ack else keys.CHANNELS,
         ),
         args=(
@@ -165,7 +149,8 @@ def _call(
 
 
 class OccupancyScript:
-    """Runs the occupancy step by EVALSHA, many per round trip, reloading it if Redis lost it."""
+    """Runs the occupancy step by EVALSHA, many per round trip, reloading it if Redis lost it
+    (worker/state/scripts.py)."""
 
     def __init__(
         self,
@@ -177,8 +162,6 @@ class OccupancyScript:
             raise ValueError("tombstone_ms must be >= 0 and recorder_memory_ms >= 1")
         self.tombstone_ms = tombstone_ms
         self.recorder_memory_ms = recorder_memory_ms
-        self.source = script_source()
-        self.sha = hashlib.sha1(self.source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     def event_call(
         self, event: ChannelEvent, rules: OccupancyRules, *, ack: StreamAck | None = None
@@ -221,7 +204,7 @@ class OccupancyScript:
 
     async def load(self, redis: aioredis.Redis[bytes]) -> None:
         """Load the script into Redis' script cache."""
-        await redis.script_load(self.source)  # type: ignore[no-untyped-call]
+        await _SCRIPT.load(redis)
 
     async def run(
         self,
@@ -235,30 +218,18 @@ class OccupancyScript:
         Returns one ApplyResult per call, or the RedisError that call failed with. Raises
         RedisError only when the round trip itself failed (then nothing is known).
         """
-        results: list[ApplyResult | RedisError | None] = [None] * len(calls)
-        pending = list(range(len(calls)))
-        for attempt in range(2):
-            async with redis.pipeline(transaction=False) as pipe:
-                for index in pending:
-                    call = calls[index]
-                    pipe.evalsha(self.sha, len(call.keys), *call.keys, *call.args)
-                if attempt == 0:
-                    for ack in acks:
-                        pipe.xack(ack.stream, ack.group, ack.entry_id)
-                replies = await pipe.execute(raise_on_error=False)
-            retry: list[int] = []
-            for index, reply in zip(pending, replies, strict=False):
-                if isinstance(reply, NoScriptError) and attempt == 0:
-                    retry.append(index)
-                elif isinstance(reply, RedisError):
-                    results[index] = reply
-                else:
-                    results[index] = parse_result(calls[index].channel, reply)
-            if not retry:
-                break
-            await self.load(redis)
-            pending = retry
-        return [r if r is not None else RedisError("occupancy script did not run") for r in results]
+
+        def queue_acks(pipe: Pipeline[Any]) -> None:
+            for ack in acks:
+                pipe.xack(ack.stream, ack.group, ack.entry_id)
+
+        replies = await _SCRIPT.run_pipelined(
+            redis, [(call.keys, call.args) for call in calls], queue_after=queue_acks
+        )
+        return [
+            reply if isinstance(reply, RedisError) else parse_result(call.channel, reply)
+            for call, reply in zip(calls, replies, strict=True)
+        ]
 
     async def apply(
         self,

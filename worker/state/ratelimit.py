@@ -19,26 +19,29 @@ with one Redis call per request and no retry storm.
 `qps` below one request per window (e.g. 0.5) becomes one permit per `1000 / qps` ms; other
 fractions round down to whole permits per window (10.7 → 10 per second), because the limit
 holds in every single window.
+
+Requests that can wait (periodic checks, user lists) first ask `has_spare_capacity()`, so they
+never delay a start or a stop. Both scripts (`ratelimit.lua`, `ratelimit_load.lua`) live
+beside this module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import math
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from worker import keys
+from worker.state.scripts import LuaScript
 
-#: Counter that keeps permit members unique (suffix of `keys.RATE_LIMIT`).
-RATE_LIMIT_SEQ_SUFFIX: Final = ":seq"
+_RESERVE: Final = LuaScript("worker.state", "ratelimit.lua")
+_LOAD: Final = LuaScript("worker.state", "ratelimit_load.lua")
 
 
 class RateLimitTimeout(Exception):
@@ -60,11 +63,6 @@ class Permit:
 
     granted_at_us: int
     waited_ms: int
-
-
-@functools.cache
-def _script_source() -> str:
-    return resources.files("worker.state").joinpath("ratelimit.lua").read_text(encoding="utf-8")
 
 
 class RateLimiter:
@@ -95,8 +93,8 @@ class RateLimiter:
         self._permits = permits
         self._interval_ms = span_ms
         self._span_us = (span_ms + margin_ms) * 1000
-        self._keys = [key, key + RATE_LIMIT_SEQ_SUFFIX]
-        self._script = redis.register_script(_script_source())
+        self._key = key
+        self._keys = [key, keys.rate_limit_seq(key)]
 
     @property
     def qps(self) -> float:
@@ -115,7 +113,7 @@ class RateLimiter:
 
     async def _reserve(self, max_wait_us: int) -> tuple[int, int, str]:
         args = [self._permits, self._span_us, max_wait_us]
-        wait_us, at_us, member = await self._script(keys=self._keys, args=args)
+        wait_us, at_us, member = await _RESERVE.run(self._redis, keys=self._keys, args=args)
         text = member.decode() if isinstance(member, bytes) else str(member)
         return int(wait_us), int(at_us), text
 
@@ -149,10 +147,19 @@ class RateLimiter:
             except asyncio.CancelledError:
                 # Best effort: if Redis is unreachable the reservation merely goes unused.
                 with contextlib.suppress(RedisError, OSError):
-                    await self._redis.zrem(self._keys[0], member)
+                    await self._redis.zrem(self._key, member)
                 raise
         return Permit(granted_at_us=at_us, waited_ms=round((time.monotonic() - started) * 1000))
 
     async def acquire(self, *, timeout_s: float | None = None) -> None:
         """Wait until a request may be sent (see `acquire_permit`)."""
         await self.acquire_permit(timeout_s=timeout_s)
+
+    async def has_spare_capacity(self) -> bool:
+        """Whether a request that can wait (a check, a user list) may go now: nobody is queued
+        ahead at the limiter (the last permit is not in the future) and the current interval
+        holds fewer than half its permits (at least one), so starts and stops always find a
+        permit quickly. Takes no permit."""
+        args = [self._interval_ms * 1000]
+        in_interval, ahead_us = await _LOAD.run(self._redis, keys=[self._key], args=args)
+        return int(ahead_us) <= 0 and int(in_interval) < max(1, self._permits // 2)

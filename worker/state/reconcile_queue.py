@@ -1,11 +1,12 @@
 """Wake-ups of the per-channel reconcile job: the arq enqueue and its crash-safe outbox.
 
 When a channel's desired recording state flips, the occupancy script bumps the channel's
-`gen` and, in the same atomic step, records `channel → gen` in RECONCILE_DUE. The consumer
-then enqueues `reconcile_channel(channel)` under the job id `reconcile:<channel>:<gen>` and
-clears the mark. A crash between the two leaves the mark, and the next sweep enqueues it:
-no flip is ever left without a job. One id per generation means an enqueue made while an
-older job of the channel runs is never swallowed by arq's job-id deduplication.
+`gen` and, in the same atomic step, records `channel → gen` in `keys.RECONCILE_DUE`. The
+consumer then enqueues `reconcile_channel(channel)` under the job id
+`reconcile:<channel>:<gen>` and clears the mark (`reconcile_queue_clear_due.lua`). A crash
+between the two leaves the mark, and the next sweep enqueues it: no flip is ever left
+without a job. One id per generation means an enqueue made while an older job of the
+channel runs is never swallowed by arq's job-id deduplication.
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ from typing import Final
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+
+from worker import keys
+from worker.state.scripts import LuaScript
 
 #: The arq function name of the per-channel reconcile job.
 RECONCILE_FUNCTION: Final = "reconcile_channel"
-#: Sorted set: channel → the gen of a desired-state flip whose job may not be enqueued yet.
-RECONCILE_DUE: Final = "autorec:reconcile:due"
 
-# Remove the mark only if no newer flip replaced it meanwhile.
-_CLEAR_DUE_LUA: Final = """
-local gen = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if gen and tonumber(gen) <= tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
-"""
+_CLEAR_DUE: Final = LuaScript("worker.state", "reconcile_queue_clear_due.lua")
 
 
 def reconcile_job_id(channel: str, gen: int, tag: str | None = None) -> str:
@@ -66,15 +62,15 @@ async def enqueue_reconcile(
 
 async def clear_due(redis: aioredis.Redis[bytes], wakeups: Iterable[tuple[str, int]]) -> None:
     """Drop each (channel, gen) wake-up mark, unless a newer generation replaced it."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for channel, gen in wakeups:
-            pipe.eval(_CLEAR_DUE_LUA, 1, RECONCILE_DUE, channel, gen)
-        await pipe.execute()
+    runs = [((keys.RECONCILE_DUE,), (channel, gen)) for channel, gen in wakeups]
+    for reply in await _CLEAR_DUE.run_pipelined(redis, runs):
+        if isinstance(reply, RedisError):
+            raise reply
 
 
 async def due_wakeups(redis: aioredis.Redis[bytes], *, limit: int = 100) -> list[tuple[str, int]]:
     """Up to `limit` pending wake-ups as (channel, gen)."""
-    rows = await redis.zrange(RECONCILE_DUE, 0, limit - 1, withscores=True)
+    rows = await redis.zrange(keys.RECONCILE_DUE, 0, limit - 1, withscores=True)
     return [(_text(member), int(score)) for member, score in rows]
 
 

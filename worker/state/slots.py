@@ -35,19 +35,20 @@ How the controller uses it (design §2 principle 5, invariants I1/I2):
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 
 from worker import keys
+from worker.state.scripts import LuaScript
 
 #: Default lease lifetime: far above the reconcile interval that renews running recordings.
 DEFAULT_LEASE_TTL_MS: Final = 10 * 60 * 1000
+
+_SCRIPT: Final = LuaScript("worker.state", "slots.lua")
 
 
 class AdmissionStatus(StrEnum):
@@ -97,11 +98,6 @@ class SlotsSnapshot:
         return len(self.leases)
 
 
-@functools.cache
-def _script_source() -> str:
-    return resources.files("worker.state").joinpath("slots.lua").read_text(encoding="utf-8")
-
-
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -126,9 +122,9 @@ class Slots:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if lease_ttl_ms < 1:
             raise ValueError(f"lease_ttl_ms must be positive, got {lease_ttl_ms}")
+        self._redis = redis
         self._limit = limit
         self._lease_ttl_ms = lease_ttl_ms
-        self._script = redis.register_script(_script_source())
 
     @property
     def limit(self) -> int:
@@ -142,7 +138,9 @@ class Slots:
 
     async def _call(self, operation: str, *channels: str) -> Any:
         args: list[str | int] = [operation, self._limit, self._lease_ttl_ms, *channels]
-        return await self._script(keys=[keys.SLOTS, keys.WAITING, keys.WAITING_SEQ], args=args)
+        return await _SCRIPT.run(
+            self._redis, keys=[keys.SLOTS, keys.WAITING, keys.WAITING_SEQ], args=args
+        )
 
     async def acquire(self, channel: str) -> Admission:
         """Take a slot for `channel`, or join (or keep its place in) the FIFO queue.

@@ -23,7 +23,6 @@ from tests.support.waiting import eventually
 from worker import keys
 from worker.events import RecordingEvent, RecordingEventType
 from worker.state.channel_state import read_channel_state
-from worker.state.reconcile_queue import RECONCILE_DUE
 
 CH = "room-1"
 NCS_DATA = Path(__file__).resolve().parents[2] / "data" / "ncs"
@@ -96,7 +95,7 @@ async def test_a_flip_wakes_the_channel_and_clears_its_mark(redis: aioredis.Redi
     await add(redis, "event", app_event("user.left", CH, 2, seq=2))
     await drain(consumer(redis, on_changed=on_changed))
     assert woken == [(CH, 1), (CH, 2)]
-    assert await redis.zcard(RECONCILE_DUE) == 0
+    assert await redis.zcard(keys.RECONCILE_DUE) == 0
 
 
 async def test_a_failed_wake_up_stays_marked_until_the_sweep_sends_it(
@@ -112,10 +111,10 @@ async def test_a_failed_wake_up_stays_marked_until_the_sweep_sends_it(
     c = consumer(redis, on_changed=flaky)
     await add(redis, "event", app_event("user.joined", CH, 1, seq=1))
     await c.step()
-    assert await redis.zscore(RECONCILE_DUE, CH) == 1
+    assert await redis.zscore(keys.RECONCILE_DUE, CH) == 1
     await c.step()
     assert attempts == [1, 1]
-    assert await redis.zcard(RECONCILE_DUE) == 0
+    assert await redis.zcard(keys.RECONCILE_DUE) == 0
     assert c.metrics.registry.get_sample_value("autorec_reconcile_enqueue_errors_total") == 1
 
 

@@ -17,10 +17,7 @@ from worker.state.occupancy import (
     OccupancyScript,
     Outcome,
     StreamAck,
-    recorders_key,
-    tombstones_key,
 )
-from worker.state.reconcile_queue import RECONCILE_DUE
 
 CH = "room-1"
 DEFAULT = OccupancyRules()
@@ -243,7 +240,7 @@ async def test_an_expired_tombstone_is_swept_by_the_next_event(redis: aioredis.R
     assert 1 in await read_members(redis, CH)
     await script.apply(redis, join(3, 1), DEFAULT)
     assert 1 not in await read_members(redis, CH)
-    assert await redis.zcard(tombstones_key(CH)) == 0
+    assert await redis.zcard(keys.channel_tombstones(CH)) == 0
 
 
 async def test_after_the_window_a_late_event_is_news_again(redis: aioredis.Redis) -> None:
@@ -354,14 +351,14 @@ async def test_a_failover_uid_is_removed_and_never_counted_again(
 async def test_recorder_uids_are_remembered_for_a_bounded_time(redis: aioredis.Redis) -> None:
     script = OccupancyScript(recorder_memory_ms=3_600_000)
     await script.apply(redis, join(777, 10, recorder=True), DEFAULT)
-    assert 3_599_000 < await redis.pttl(recorders_key(CH)) <= 3_600_000
+    assert 3_599_000 < await redis.pttl(keys.channel_recorders(CH)) <= 3_600_000
 
 
 async def test_at_most_32_recorder_uids_are_remembered_per_channel(
     redis: aioredis.Redis, script: OccupancyScript
 ) -> None:
     await apply_all(redis, script, [join(1000 + n, 1, recorder=True) for n in range(40)])
-    assert await redis.zcard(recorders_key(CH)) == 32
+    assert await redis.zcard(keys.channel_recorders(CH)) == 32
 
 
 # --- desired state, gen, wake-ups ------------------------------------------------------------
@@ -376,7 +373,7 @@ async def test_each_flip_of_desired_bumps_gen_and_marks_a_wake_up(
         (True, False, 2),
         (True, True, 3),
     ]
-    assert await redis.zscore(RECONCILE_DUE, CH) == 3
+    assert await redis.zscore(keys.RECONCILE_DUE, CH) == 3
 
 
 async def test_min_users_delays_desired_until_enough_users_are_in(

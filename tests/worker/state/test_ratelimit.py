@@ -126,6 +126,50 @@ async def test_the_permit_log_expires_once_idle(redis: aioredis.Redis) -> None:
     assert 1000 < await redis.pttl(keys.RATE_LIMIT) <= 2050
 
 
+async def test_an_idle_limiter_has_spare_capacity(redis: aioredis.Redis) -> None:
+    assert await RateLimiter(redis, qps=10).has_spare_capacity() is True
+
+
+async def test_spare_capacity_ends_when_half_the_window_is_used(redis: aioredis.Redis) -> None:
+    limiter = RateLimiter(redis, qps=10)
+    for _ in range(4):
+        await limiter.try_acquire()
+    assert await limiter.has_spare_capacity() is True
+    await limiter.try_acquire()
+    assert await limiter.has_spare_capacity() is False
+
+
+async def test_a_limit_of_one_permit_has_spare_capacity_until_it_is_taken(
+    redis: aioredis.Redis,
+) -> None:
+    limiter = RateLimiter(redis, qps=1)
+    assert await limiter.has_spare_capacity() is True
+    await limiter.try_acquire()
+    assert await limiter.has_spare_capacity() is False
+
+
+async def test_there_is_no_spare_capacity_while_someone_waits_for_a_permit(
+    redis: aioredis.Redis,
+) -> None:
+    # Two limiters on one log: the first, with one permit a second, makes a caller wait; the
+    # second, with room for 100, sees a window far from half used but a caller queued ahead.
+    strict, roomy = RateLimiter(redis, qps=1), RateLimiter(redis, qps=100)
+    await strict.try_acquire()
+    waiter = asyncio.create_task(strict.acquire())
+    await _until_reserved(redis, 2)
+    assert await roomy.has_spare_capacity() is False
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert await roomy.has_spare_capacity() is True
+
+
+async def test_asking_for_spare_capacity_takes_no_permit(redis: aioredis.Redis) -> None:
+    limiter = RateLimiter(redis, qps=10)
+    await limiter.has_spare_capacity()
+    assert await redis.zcard(keys.RATE_LIMIT) == 0
+
+
 async def test_many_workers_never_exceed_the_limit_in_any_window_despite_jitter(
     redis_url: str, redis: aioredis.Redis
 ) -> None:

@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
+from worker import keys
 from worker.state.reconcile_queue import (
-    RECONCILE_DUE,
     clear_due,
     due_wakeups,
     enqueue_reconcile,
@@ -54,7 +54,7 @@ async def test_a_deferred_wake_up_is_scheduled_later(arq_pool: ArqRedis) -> None
 
 
 async def test_clearing_a_wake_up_keeps_a_newer_generations_mark(redis: aioredis.Redis) -> None:
-    await redis.zadd(RECONCILE_DUE, {"a": 3, "b": 1})
+    await redis.zadd(keys.RECONCILE_DUE, {"a": 3, "b": 1})
     await clear_due(redis, [("a", 2), ("b", 1)])
     assert await due_wakeups(redis) == [("a", 3)]
 

@@ -1,1 +1,1 @@
-"""cli"""
+"""The `autorec` command line: argument parsing, the sub-commands, `autorec status`."""

@@ -1,1 +1,1 @@
-"""`autorec dev` tooling: embedded Redis, sandbox, supervised children, demo; never in the service."""
+"""`autorec dev` tooling: embedded Redis, sandbox, supervision, demo; never in the service."""

@@ -103,7 +103,7 @@ async def startup(ctx: WorkerContext) -> None:
         consumer_name=consumer_name(settings),
         rules=deps.rules,
         on_changed=wake_reconcile,
-        on_recording_event=RecordingEventHandler(controller).handle,
+        on_recording_event=RecordingEventHandler(controller.effects).handle,
         recorder_uids=UidRange(lo, hi),
         dead_letter_after=settings.autorec_dead_letter_after,
         metrics=metrics,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from worker.state.history import Outcome
 from worker.state.sessions import Session, SessionState
 
 #: Agora keeps an acquired resource five minutes; we stop using one a little earlier.
@@ -56,7 +57,7 @@ class Action:
     """WAIT: when to look again."""
     retry_same_resource: bool = False
     """START: the start is a retry on the same resource (201/7 means started)."""
-    outcome: str = ""
+    outcome: Outcome | None = None
     """FINISH: the history outcome."""
 
 
@@ -95,7 +96,7 @@ def decide(facts: Facts) -> Action:
             return _wait("stop failed; retrying", session.retry_due_ms)
         return Action(Do.STOP, session.stop_reason or "stop in progress")
     if session.exit_status is not None and session.sid is not None:
-        return Action(Do.FINISH, "recording event 11: the task exited", outcome="exited")
+        return Action(Do.FINISH, "recording event 11: the task exited", outcome=Outcome.EXITED)
     if session.state is SessionState.SID_UNKNOWN:
         return _sid_unknown(facts, session)
     if session.state in (SessionState.ACQUIRING, SessionState.STARTING):
@@ -115,7 +116,7 @@ def _opening(facts: Facts, session: Session) -> Action:
     if not facts.desired and session.start_attempts == 0:
         if session.probe_of is not None:
             return Action(Do.SID_UNKNOWN, "no longer wanted; the probed task may still run")
-        return Action(Do.FINISH, "no longer wanted before start", outcome="cancelled")
+        return Action(Do.FINISH, "no longer wanted before start", outcome=Outcome.CANCELLED)
     if session.event_sid is not None and session.start_attempts > 0:
         return Action(Do.ADOPT, "recording event 40 named the sid of our start")
     if session.retry_due_ms is not None and facts.now_ms < session.retry_due_ms:
@@ -161,7 +162,7 @@ def _sid_unknown(facts: Facts, session: Session) -> Action:
     else:
         backstop = (session.resource_ms or session.created_ms) + facts.max_duration_ms
     if facts.now_ms >= backstop:
-        return Action(Do.FINISH, "Agora's idle exit has ended it", outcome="sid_unknown")
+        return Action(Do.FINISH, "Agora's idle exit has ended it", outcome=Outcome.SID_UNKNOWN)
     return _wait("sid unknown; Agora's idle exit is the backstop", backstop)
 
 

@@ -1,6 +1,6 @@
 """What the controller's jobs need, built once per worker process (the typed job context).
 
-`ControllerDeps` bundles the Redis clients, the Agora client (its rate-limit hook is the
+`ControllerDeps` bundles the Redis client (arq's pool), the Agora client (its rate-limit hook is the
 shared `RateLimiter`), the slots, the policies, the stores and the timing `ControllerConfig`.
 `build_deps` makes it from Settings in `worker.main.startup`; tests build it the same way.
 """
@@ -8,10 +8,8 @@ shared `RateLimiter`), the slots, the policies, the stores and the timing `Contr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 from pydantic import SecretStr
 
@@ -74,10 +72,8 @@ class ControllerConfig:
 class ControllerDeps:
     """Everything a reconcile needs; shared by the jobs of one worker process."""
 
-    redis: aioredis.Redis[bytes]
-    """Redis for our own keys (arq's pool is a Redis client too)."""
-    arq: ArqRedis
-    """Where wake-ups are enqueued."""
+    redis: ArqRedis
+    """arq's pool: our own keys live in it and wake-ups are enqueued through it."""
     agora: AgoraClient
     slots: Slots
     limiter: RateLimiter
@@ -88,7 +84,6 @@ class ControllerDeps:
     config: ControllerConfig
     metrics: ControllerMetrics = field(default_factory=ControllerMetrics.create)
     """The controller's metrics (on the worker's registry)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def rules(self, channel: str) -> OccupancyRules:
         """The channel's occupancy rules, from its policy."""
@@ -127,7 +122,7 @@ def build_deps(
     metrics: ControllerMetrics | None = None,
 ) -> ControllerDeps:
     """Wire the controller for one process (the caller owns `arq` and `http`; `http` counts
-    Agora requests in `metrics` when made by `controller_metrics.agora_http_client`)."""
+    Agora requests in `metrics` when made by `worker.controller.metrics.agora_http_client`)."""
     config = config or controller_config(settings)
     policies = policies or load_policies(
         settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s
@@ -148,7 +143,6 @@ def build_deps(
     )
     return ControllerDeps(
         redis=arq,
-        arq=arq,
         agora=agora,
         slots=Slots(arq, limit=settings.autorec_max_recordings),
         limiter=limiter,

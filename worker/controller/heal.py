@@ -20,10 +20,10 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+from worker import keys
 from worker.controller.deps import ControllerDeps
 from worker.events import NO_UID, ChannelEvent, ChannelEventKind, EventSource, Role
 from worker.state.channel_state import read_channel_state, read_members
-from worker.state.occupancy import recorders_key
 from worker.state.reconcile_queue import clear_due, enqueue_reconcile
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class HealResult:
 async def _recorder_uids(deps: ControllerDeps, channel: str) -> set[int]:
     uids = deps.config.uids(channel)
     known = {uids.primary, uids.backup}
-    for raw in await deps.redis.zrange(recorders_key(channel), 0, -1):
+    for raw in await deps.redis.zrange(keys.channel_recorders(channel), 0, -1):
         known.add(int(raw))
     session = await deps.sessions.get(channel)
     if session is not None and session.failover_uid is not None:
@@ -134,5 +134,5 @@ async def heal_channel(deps: ControllerDeps, channel: str, *, now_ms: int) -> He
 
 async def _wake_if_changed(deps: ControllerDeps, channel: str, changed: bool, gen: int) -> None:
     if changed:
-        await enqueue_reconcile(deps.arq, channel, gen)
+        await enqueue_reconcile(deps.redis, channel, gen)
         await clear_due(deps.redis, [(channel, gen)])

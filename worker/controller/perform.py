@@ -1,53 +1,54 @@
 """The controller's actions: one decision carried out, persisted before and after each
-Agora call (the calls live in worker/controller/steps_start.py and worker/controller/steps_check.py).
+Agora call (the calls live in worker/controller/steps_start.py and
+worker/controller/steps_check.py).
 
-`perform(controller, step)` returns whether the reconcile should decide again (True) or end
+`perform(effects, step)` returns whether the reconcile should decide again (True) or end
 now (False; a wake-up is scheduled when one is due).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from worker.controller.decide import Do
+from worker.controller.effects import Effects
+from worker.controller.step import Step
 from worker.controller.steps_check import query_step, stop_step
 from worker.controller.steps_start import acquire_step, start_step, take_slot
 from worker.state.sessions import Session, SessionState
 
-if TYPE_CHECKING:
-    from worker.controller.loop import Controller, Step
-
 logger = logging.getLogger(__name__)
 
 
-async def perform(ctl: Controller, step: Step) -> bool:
+async def perform(fx: Effects, step: Step) -> bool:
     """Carry out `step.action`; True: decide again, False: the reconcile ends here."""
     action = step.action
     session = step.session
     now = step.now_ms
     if action.do is Do.IDLE:
-        await ctl.wake_all(await ctl.deps.slots.release(step.channel), now)
+        await fx.wake_all(await fx.deps.slots.release(step.channel), now)
         return False
     if action.do is Do.WAIT:
         if action.due_ms is not None:
-            await ctl.wake(step.channel, action.due_ms, state=step.state, now_ms=now)
+            await fx.wake(step.channel, action.due_ms, state=step.state, now_ms=now)
         return False
     if action.do is Do.TAKE_SLOT:
-        return await take_slot(ctl, step)
+        return await take_slot(fx, step)
     assert session is not None
     if action.do is Do.ACQUIRE:
-        return await acquire_step(ctl, step, session)
+        return await acquire_step(fx, step, session)
     if action.do is Do.START:
-        return await start_step(ctl, step, session)
+        return await start_step(fx, step, session)
     if action.do is Do.QUERY:
-        return await query_step(ctl, step, session)
+        return await query_step(fx, step, session)
     if action.do is Do.STOP:
-        return await stop_step(ctl, step, session)
+        return await stop_step(fx, step, session)
     if action.do is Do.FINISH:
-        await ctl.finish(session, action.outcome, now)
+        assert action.outcome is not None
+        await fx.finish(session, action.outcome, now)
         return True
-    await ctl.save(_simple_change(step, session), session)
+    await fx.save(_simple_change(step, session), session)
     return True
 
 
@@ -56,15 +57,20 @@ def _simple_change(step: Step, session: Session) -> Session:
     now = step.now_ms
     do = step.action.do
     if do is Do.MARK_UNDESIRED:
-        return session.evolve(undesired_since_ms=now)
+        return replace(session, undesired_since_ms=now)
     if do is Do.CLEAR_UNDESIRED:
-        return session.evolve(undesired_since_ms=None)
+        return replace(session, undesired_since_ms=None)
     if do is Do.RENEW_RESOURCE:
-        return session.evolve(
-            state=SessionState.ACQUIRING, resource_id=None, resource_ms=None, start_attempts=0
+        return replace(
+            session,
+            state=SessionState.ACQUIRING,
+            resource_id=None,
+            resource_ms=None,
+            start_attempts=0,
         )
     if do is Do.PROBE:
-        return session.evolve(
+        return replace(
+            session,
             state=SessionState.ACQUIRING,
             probe_of=session.resource_id,
             resource_id=None,
@@ -80,13 +86,14 @@ def _simple_change(step: Step, session: Session) -> Session:
             session.uid,
         )
         if session.probe_of is not None:
-            return session.evolve(
+            return replace(
+                session,
                 state=SessionState.SID_UNKNOWN,
                 resource_id=session.probe_of,
                 probe_of=None,
                 start_attempts=1,
             )
-        return session.evolve(state=SessionState.SID_UNKNOWN)
+        return replace(session, state=SessionState.SID_UNKNOWN)
     assert do is Do.ADOPT
     logger.info(
         "channel=%r uid=%d: adopting sid %s from recording event 40",
@@ -94,7 +101,8 @@ def _simple_change(step: Step, session: Session) -> Session:
         session.uid,
         session.event_sid,
     )
-    return session.evolve(
+    return replace(
+        session,
         state=SessionState.STARTED,
         sid=session.event_sid,
         started_ms=session.started_ms or now,

@@ -17,7 +17,7 @@ from typing import Final
 import orjson
 
 from worker import keys
-from worker.controller.loop import Controller
+from worker.controller.effects import Effects
 from worker.events import RecordingEvent, RecordingEventType
 
 logger = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ _UPLOAD_STATUS: Final = {
 class RecordingEventHandler:
     """Applies recording events for one worker process (see the module docstring)."""
 
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
-        self.deps = controller.deps
+    def __init__(self, effects: Effects) -> None:
+        self.effects = effects
+        self.deps = effects.deps
 
     async def handle(self, event: RecordingEvent) -> None:
         """Apply one event, idempotently."""
@@ -122,5 +122,5 @@ class RecordingEventHandler:
         await self.deps.history.update_by_sid(event.channel, event.sid, **changes)
 
     async def _wake(self, channel: str) -> None:
-        now = await self.controller.now_ms()
-        await self.controller.wake(channel, now, now_ms=now)
+        now = await self.effects.now_ms()
+        await self.effects.wake(channel, now, now_ms=now)

@@ -4,18 +4,19 @@ stop, whose terminal answers all end the session."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from worker.agora import AgoraAlreadyStopped, AgoraError, AgoraNotFound
 from worker.agora.models.responses import QueryResponse, StopResponse
+from worker.controller.effects import Effects
+from worker.controller.failures import TRANSIENT, error_text
 from worker.controller.start_request import recording_mode
-from worker.controller.steps_common import TRANSIENT, error_text, transient
+from worker.controller.step import Step
+from worker.controller.steps_common import transient
+from worker.state.history import Outcome
 from worker.state.sessions import Session, SessionState
 
-if TYPE_CHECKING:
-    from worker.controller.loop import Controller, Step
-
-logger = logging.getLogger("worker.controller.perform")
+logger = logging.getLogger(__name__)
 
 #: How long a query is put off while the rate limit has no spare room (ms).
 QUERY_YIELD_MS = 250
@@ -23,36 +24,38 @@ QUERY_YIELD_MS = 250
 _EXITING = frozenset({6, 7, 8, 20})
 
 
-async def query_step(ctl: Controller, step: Step, session: Session) -> bool:
+async def query_step(fx: Effects, step: Step, session: Session) -> bool:
+    """Ask Agora whether the task records (a confirmation or a periodic check), when the rate
+    limit has room for a request that can wait."""
     assert session.resource_id is not None
     assert session.sid is not None
-    config = ctl.deps.config
+    config = fx.deps.config
     now = step.now_ms
-    if not await ctl.spare_api_capacity():
+    if not await fx.spare_api_capacity():
         # Starts and stops go first; a check can wait until the rate limit has room.
         due = now + QUERY_YIELD_MS
-        await ctl.save(session.evolve(check_due_ms=due), session)
-        await ctl.wake(step.channel, due, state=step.state, now_ms=now)
+        await fx.save(replace(session, check_due_ms=due), session)
+        await fx.wake(step.channel, due, state=step.state, now_ms=now)
         return False
     try:
-        answer = await ctl.deps.agora.query(
+        answer = await fx.deps.agora.query(
             resource_id=session.resource_id, sid=session.sid, mode=recording_mode(step.policy)
         )
     except (AgoraNotFound, AgoraAlreadyStopped) as exc:
-        return await _not_found(ctl, step, session, exc)
+        return await _not_found(fx, step, session, exc)
     except TRANSIENT as exc:
-        return await transient(ctl, step, session.evolve(check_due_ms=now), exc)
+        return await transient(fx, step, replace(session, check_due_ms=now), exc)
     except AgoraError as exc:
         logger.warning("channel=%r: query failed (%s)", session.channel, error_text(exc))
-        await ctl.save(
-            session.evolve(check_due_ms=now + 30_000, last_error=error_text(exc)), session
+        await fx.save(
+            replace(session, check_due_ms=now + 30_000, last_error=error_text(exc)), session
         )
         return True
-    return await _query_answer(ctl, step, session, answer, config.confirm_delay_ms)
+    return await _query_answer(fx, step, session, answer, config.confirm_delay_ms)
 
 
 async def _query_answer(
-    ctl: Controller, step: Step, session: Session, answer: QueryResponse, recheck_ms: int
+    fx: Effects, step: Step, session: Session, answer: QueryResponse, recheck_ms: int
 ) -> bool:
     now = step.now_ms
     server = answer.server_response
@@ -65,10 +68,11 @@ async def _query_answer(
                 session.sid,
                 server.status,
             )
-        if not await ctl.deps.slots.renew(session.channel):
-            await ctl.deps.slots.rebuild([session.channel])
-        await ctl.save(
-            session.evolve(
+        if not await fx.deps.slots.renew(session.channel):
+            await fx.deps.slots.rebuild([session.channel])
+        await fx.save(
+            replace(
+                session,
                 state=SessionState.RUNNING,
                 confirmed_ms=now,
                 not_found=0,
@@ -80,17 +84,17 @@ async def _query_answer(
         return True
     started = session.started_ms or session.created_ms
     status = server.status
-    if status in _EXITING or now - started >= ctl.deps.config.start_status_timeout_ms:
-        return await _not_found(ctl, step, session, None)
-    recheck = session.evolve(check_due_ms=now + recheck_ms, not_found=0)
-    await ctl.save(recheck, session)
+    if status in _EXITING or now - started >= fx.deps.config.start_status_timeout_ms:
+        return await _not_found(fx, step, session, None)
+    recheck = replace(session, check_due_ms=now + recheck_ms, not_found=0)
+    await fx.save(recheck, session)
     return True
 
 
-async def _not_found(ctl: Controller, step: Step, session: Session, exc: Exception | None) -> bool:
+async def _not_found(fx: Effects, step: Step, session: Session, exc: Exception | None) -> bool:
     """Query 404 (or an exiting task): back off 5/10/15 s before declaring it dead, since an
     HA failover answers 404 for a while (design §7)."""
-    backoff = ctl.deps.config.not_found_backoff_ms
+    backoff = fx.deps.config.not_found_backoff_ms
     misses = session.not_found + 1
     error = error_text(exc) if exc is not None else "task is not recording"
     if misses > len(backoff):
@@ -102,7 +106,7 @@ async def _not_found(ctl: Controller, step: Step, session: Session, exc: Excepti
             misses,
             error,
         )
-        await ctl.finish(session.evolve(last_error=error), "died", step.now_ms)
+        await fx.finish(replace(session, last_error=error), Outcome.DIED, step.now_ms)
         return True
     due = step.now_ms + backoff[misses - 1]
     logger.info(
@@ -112,26 +116,29 @@ async def _not_found(ctl: Controller, step: Step, session: Session, exc: Excepti
         error,
         backoff[misses - 1],
     )
-    await ctl.save(session.evolve(not_found=misses, check_due_ms=due, last_error=error), session)
-    await ctl.wake(step.channel, due, state=step.state, now_ms=step.now_ms)
+    await fx.save(replace(session, not_found=misses, check_due_ms=due, last_error=error), session)
+    await fx.wake(step.channel, due, state=step.state, now_ms=step.now_ms)
     return False
 
 
-async def stop_step(ctl: Controller, step: Step, session: Session) -> bool:
+async def stop_step(fx: Effects, step: Step, session: Session) -> bool:
+    """Stop the recording (noted as stopping before the call); every terminal answer ends the
+    session with the stop's outcome."""
     now = step.now_ms
     if session.state is not SessionState.STOPPING:
-        stopping = session.evolve(
+        stopping = replace(
+            session,
             state=SessionState.STOPPING,
             stop_reason=step.action.reason,
             stop_requested_ms=now,
             retry_due_ms=None,
         )
-        session = await ctl.save(stopping, session)
+        session = await fx.save(stopping, session)
     if session.sid is None or session.resource_id is None:
-        await ctl.finish(session, "sid_unknown", now)
+        await fx.finish(session, Outcome.SID_UNKNOWN, now)
         return True
     try:
-        result = await ctl.deps.agora.stop(
+        result = await fx.deps.agora.stop(
             resource_id=session.resource_id,
             sid=session.sid,
             cname=session.channel,
@@ -139,9 +146,9 @@ async def stop_step(ctl: Controller, step: Step, session: Session) -> bool:
             mode=recording_mode(step.policy),
         )
     except TRANSIENT as exc:
-        return await transient(ctl, step, session, exc)
+        return await transient(fx, step, session, exc)
     except AgoraError as exc:
-        retry_ms = ctl.deps.config.stop_failure_retry_ms
+        retry_ms = fx.deps.config.stop_failure_retry_ms
         logger.error(
             "channel=%r sid=%s: stop refused (%s); trying again in %d ms",
             session.channel,
@@ -149,10 +156,10 @@ async def stop_step(ctl: Controller, step: Step, session: Session) -> bool:
             error_text(exc),
             retry_ms,
         )
-        await ctl.save(
-            session.evolve(retry_due_ms=now + retry_ms, last_error=error_text(exc)), session
+        await fx.save(
+            replace(session, retry_due_ms=now + retry_ms, last_error=error_text(exc)), session
         )
-        await ctl.wake(step.channel, now + retry_ms, state=step.state, now_ms=now)
+        await fx.wake(step.channel, now + retry_ms, state=step.state, now_ms=now)
         return False
     files, uploading = _stop_files(result.response)
     logger.info(
@@ -164,9 +171,9 @@ async def stop_step(ctl: Controller, step: Step, session: Session) -> bool:
         len(files),
         uploading,
     )
-    await ctl.finish(
+    await fx.finish(
         session,
-        result.outcome.value,
+        Outcome(result.outcome.value),
         now,
         files=files or session.files,
         uploading_status=uploading,

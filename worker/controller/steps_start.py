@@ -1,19 +1,28 @@
 """Opening a recording: slot, acquire, start — and Agora's answers on the way (design §7):
-no capacity, conflicts (53), unusable resources, uncertain starts, probes."""
+no capacity, conflicts (53), unusable resources, uncertain starts, probes.
+
+A failed acquire or start is classified by worker/controller/failures.py; `REACTIONS` carries
+out each kind of reaction.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Final
 
 from worker import keys
-from worker.agora import (
-    AgoraConflict,
-    AgoraError,
-    AgoraInvalidRequest,
-    AgoraNoCapacity,
-    AgoraStartUncertain,
+from worker.agora import AgoraError
+from worker.controller.effects import Effects
+from worker.controller.failures import (
+    ACQUIRE_ERRORS,
+    START_ERRORS,
+    Reaction,
+    acquire_reaction,
+    error_text,
+    start_reaction,
 )
 from worker.controller.metrics import Drift
 from worker.controller.start_request import (
@@ -22,43 +31,20 @@ from worker.controller.start_request import (
     recording_mode,
     start_request,
 )
-from worker.controller.steps_common import TRANSIENT, error_text, transient
+from worker.controller.step import Step
+from worker.controller.steps_common import transient
 from worker.state.ratelimit import RateLimitTimeout
 from worker.state.sessions import Session, SessionState
 
-if TYPE_CHECKING:
-    from worker.controller.loop import Controller, Step
+logger = logging.getLogger(__name__)
 
-logger = logging.getLogger("worker.controller.perform")
-
-#: start answers meaning the resource is unusable (433 expired, 1001 unknown, 432 mismatch).
-_RESOURCE_CODES = frozenset({432, 433, 1001})
+#: Carries out one kind of reaction to a failed acquire or start; True: decide again.
+ReactionStep = Callable[[Effects, Step, Session, Exception], Awaitable[bool]]
 
 
-async def _probe_answered(ctl: Controller, step: Step, session: Session, why: str) -> bool:
-    """A probe could not start a new task: back to waiting for the first one's sid."""
-    retry_at = step.now_ms + ctl.deps.config.sid_probe_ms
-    logger.info(
-        "channel=%r uid=%d: probe answered %s; the earlier task counts as running",
-        session.channel,
-        session.uid,
-        why,
-    )
-    restored = session.evolve(
-        state=SessionState.SID_UNKNOWN,
-        resource_id=session.probe_of,
-        probe_of=None,
-        start_attempts=1,
-        retry_due_ms=retry_at,
-        last_error=why,
-    )
-    await ctl.save(restored, session)
-    await ctl.wake(step.channel, retry_at, state=step.state, now_ms=step.now_ms)
-    return False
-
-
-async def take_slot(ctl: Controller, step: Step) -> bool:
-    admission = await ctl.deps.slots.acquire(step.channel)
+async def take_slot(fx: Effects, step: Step) -> bool:
+    """Take a recording slot (or wait in line for one) and open a session on it."""
+    admission = await fx.deps.slots.acquire(step.channel)
     if not admission.holds_slot:
         logger.info(
             "channel=%r: no free recording slot; waiting at position %s",
@@ -66,67 +52,50 @@ async def take_slot(ctl: Controller, step: Step) -> bool:
             admission.position,
         )
         return False
-    uid_index = await ctl.next_uid_index(step.channel, step.now_ms)
-    session = ctl.new_session(step.channel, step.policy, uid_index, step.now_ms)
-    await ctl.save(session, None)
+    uid_index = await fx.next_uid_index(step.channel, step.now_ms)
+    session = fx.new_session(step.channel, step.policy, uid_index, step.now_ms)
+    await fx.save(session, None)
     return True
 
 
-async def acquire_step(ctl: Controller, step: Step, session: Session) -> bool:
+async def acquire_step(fx: Effects, step: Step, session: Session) -> bool:
+    """Acquire a resource for the session's recorder uid."""
     try:
-        answer = await ctl.deps.agora.acquire(
+        answer = await fx.deps.agora.acquire(
             cname=session.channel,
             uid=session.uid,
             mode=recording_mode(step.policy),
             client_request=acquire_request(),
         )
-    except AgoraNoCapacity as exc:
-        if session.probe_of is not None:
-            return await _probe_answered(ctl, step, session, error_text(exc))
-        # Agora's own concurrency limit: give the slot back, wait first in line (design §7).
-        logger.warning(
-            "channel=%r: Agora has no capacity (%s); waiting at the head of the queue",
-            session.channel,
-            error_text(exc),
-        )
-        await ctl.deps.sessions.delete(session.channel)
-        await ctl.deps.slots.requeue_front(session.channel)
-        retry_ms = ctl.deps.config.no_capacity_retry_ms
-        await ctl.wake(step.channel, step.now_ms + retry_ms, state=step.state, now_ms=step.now_ms)
-        return False
-    except TRANSIENT as exc:
-        return await transient(ctl, step, session, exc)
-    except AgoraError as exc:
-        if session.probe_of is not None:
-            return await _probe_answered(ctl, step, session, error_text(exc))
-        await ctl.start_failed(session, error_text(exc), step.now_ms)
-        return False
+    except ACQUIRE_ERRORS as exc:
+        reaction = acquire_reaction(exc, probing=session.probe_of is not None)
+        return await REACTIONS[reaction](fx, step, session, exc)
     logger.info(
         "channel=%r uid=%d: acquired resource %s…",
         session.channel,
         session.uid,
         answer.resource_id[:12],
     )
-    await ctl.save(
-        session.evolve(
-            state=SessionState.STARTING,
-            resource_id=answer.resource_id,
-            resource_ms=step.now_ms,
-            resource_ids=(*session.resource_ids, answer.resource_id)[-4:],
-            start_attempts=0,
-            retry_due_ms=None,
-        ),
+    acquired = replace(
         session,
+        state=SessionState.STARTING,
+        resource_id=answer.resource_id,
+        resource_ms=step.now_ms,
+        resource_ids=(*session.resource_ids, answer.resource_id)[-4:],
+        start_attempts=0,
+        retry_due_ms=None,
     )
+    await fx.save(acquired, session)
     return True
 
 
-async def start_step(ctl: Controller, step: Step, session: Session) -> bool:
+async def start_step(fx: Effects, step: Step, session: Session) -> bool:
+    """Start the recording on the session's resource (noted as attempted before the call)."""
     assert session.resource_id is not None
-    config = ctl.deps.config
+    config = fx.deps.config
     policy = step.policy
-    attempting = await ctl.save(
-        session.evolve(start_attempts=session.start_attempts + 1, retry_due_ms=None), session
+    attempting = await fx.save(
+        replace(session, start_attempts=session.start_attempts + 1, retry_due_ms=None), session
     )
     try:
         request = start_request(
@@ -136,10 +105,10 @@ async def start_step(ctl: Controller, step: Step, session: Session) -> bool:
             token=recorder_token(
                 config.app_id, config.app_certificate, session.channel, session.uid, policy
             ),
-            observed_live=await ctl.observed_live(session.channel),
+            observed_live=await fx.observed_live(session.channel),
             started_at=datetime.fromtimestamp(step.now_ms / 1000, UTC),
         )
-        result = await ctl.deps.agora.start(
+        result = await fx.deps.agora.start(
             resource_id=session.resource_id,
             cname=session.channel,
             uid=session.uid,
@@ -147,43 +116,13 @@ async def start_step(ctl: Controller, step: Step, session: Session) -> bool:
             client_request=request,
             retry_same_resource=step.action.retry_same_resource,
         )
-    except AgoraStartUncertain as exc:
-        logger.warning(
-            "channel=%r uid=%d: start outcome unknown (%s); retrying on the same resource",
-            session.channel,
-            session.uid,
-            error_text(exc),
+    except START_ERRORS as exc:
+        reaction = start_reaction(
+            exc,
+            retry_same_resource=step.action.retry_same_resource,
+            probing=attempting.probe_of is not None,
         )
-        if step.action.retry_same_resource:
-            return await transient(ctl, step, attempting, exc)
-        await ctl.save(attempting.evolve(last_error=error_text(exc)), attempting)
-        return True
-    except AgoraConflict as exc:
-        if attempting.probe_of is not None:
-            return await _probe_answered(ctl, step, attempting, "53 (task conflict)")
-        return await _conflict(ctl, step, attempting, exc)
-    except AgoraNoCapacity as exc:
-        retry_ms = config.no_capacity_retry_ms
-        logger.warning("channel=%r: start found no capacity (%s)", session.channel, exc)
-        await ctl.save(_reacquire(attempting, step.now_ms + retry_ms, exc), attempting)
-        await ctl.wake(step.channel, step.now_ms + retry_ms, state=step.state, now_ms=step.now_ms)
-        return False
-    except AgoraInvalidRequest as exc:
-        if exc.code in _RESOURCE_CODES:
-            logger.info("channel=%r: resource unusable (%s); acquiring anew", session.channel, exc)
-            await ctl.save(_reacquire(attempting, None, exc), attempting)
-            return True
-        if attempting.probe_of is not None:
-            return await _probe_answered(ctl, step, attempting, error_text(exc))
-        await ctl.start_failed(attempting, error_text(exc), step.now_ms)
-        return False
-    except TRANSIENT as exc:
-        return await transient(ctl, step, attempting, exc)
-    except (AgoraError, ValueError) as exc:
-        if attempting.probe_of is not None:
-            return await _probe_answered(ctl, step, attempting, error_text(exc))
-        await ctl.start_failed(attempting, error_text(exc), step.now_ms)
-        return False
+        return await REACTIONS[reaction](fx, step, attempting, exc)
     now = step.now_ms
     if result.sid is None:
         logger.info(
@@ -192,8 +131,8 @@ async def start_step(ctl: Controller, step: Step, session: Session) -> bool:
             session.channel,
             session.uid,
         )
-        await ctl.save(
-            attempting.evolve(state=SessionState.SID_UNKNOWN, started_ms=now, probe_of=None),
+        await fx.save(
+            replace(attempting, state=SessionState.SID_UNKNOWN, started_ms=now, probe_of=None),
             attempting,
         )
         return True
@@ -204,22 +143,22 @@ async def start_step(ctl: Controller, step: Step, session: Session) -> bool:
         result.sid,
         result.already_started,
     )
-    await ctl.save(
-        attempting.evolve(
-            state=SessionState.STARTED,
-            sid=result.sid,
-            started_ms=now,
-            check_due_ms=now + config.confirm_delay_ms,
-            last_error=None,
-            probe_of=None,
-        ),
+    started = replace(
         attempting,
+        state=SessionState.STARTED,
+        sid=result.sid,
+        started_ms=now,
+        check_due_ms=now + config.confirm_delay_ms,
+        last_error=None,
+        probe_of=None,
     )
+    await fx.save(started, attempting)
     return True
 
 
 def _reacquire(session: Session, retry_due_ms: int | None, exc: Exception) -> Session:
-    return session.evolve(
+    return replace(
+        session,
         state=SessionState.ACQUIRING,
         resource_id=None,
         resource_ms=None,
@@ -229,15 +168,99 @@ def _reacquire(session: Session, retry_due_ms: int | None, exc: Exception) -> Se
     )
 
 
-async def _conflict(ctl: Controller, step: Step, session: Session, exc: AgoraConflict) -> bool:
+async def _start_uncertain(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    _log_uncertain(session, exc)
+    await fx.save(replace(session, last_error=error_text(exc)), session)
+    return True
+
+
+async def _start_uncertain_again(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    _log_uncertain(session, exc)
+    return await transient(fx, step, session, exc)
+
+
+def _log_uncertain(session: Session, exc: Exception) -> None:
+    logger.warning(
+        "channel=%r uid=%d: start outcome unknown (%s); retrying on the same resource",
+        session.channel,
+        session.uid,
+        error_text(exc),
+    )
+
+
+async def _probe_conflict(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    return await _probe_answered(fx, step, session, "53 (task conflict)")
+
+
+async def _probe_failed(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    return await _probe_answered(fx, step, session, error_text(exc))
+
+
+async def _probe_answered(fx: Effects, step: Step, session: Session, why: str) -> bool:
+    """A probe could not start a new task: back to waiting for the first one's sid."""
+    retry_at = step.now_ms + fx.deps.config.sid_probe_ms
+    logger.info(
+        "channel=%r uid=%d: probe answered %s; the earlier task counts as running",
+        session.channel,
+        session.uid,
+        why,
+    )
+    restored = replace(
+        session,
+        state=SessionState.SID_UNKNOWN,
+        resource_id=session.probe_of,
+        probe_of=None,
+        start_attempts=1,
+        retry_due_ms=retry_at,
+        last_error=why,
+    )
+    await fx.save(restored, session)
+    await fx.wake(step.channel, retry_at, state=step.state, now_ms=step.now_ms)
+    return False
+
+
+async def _wait_for_capacity(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    # Agora's own concurrency limit: give the slot back, wait first in line (design §7).
+    logger.warning(
+        "channel=%r: Agora has no capacity (%s); waiting at the head of the queue",
+        session.channel,
+        error_text(exc),
+    )
+    await fx.deps.sessions.delete(session.channel)
+    await fx.deps.slots.requeue_front(session.channel)
+    retry_ms = fx.deps.config.no_capacity_retry_ms
+    await fx.wake(step.channel, step.now_ms + retry_ms, state=step.state, now_ms=step.now_ms)
+    return False
+
+
+async def _reacquire_later(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    retry_ms = fx.deps.config.no_capacity_retry_ms
+    logger.warning("channel=%r: start found no capacity (%s)", session.channel, exc)
+    await fx.save(_reacquire(session, step.now_ms + retry_ms, exc), session)
+    await fx.wake(step.channel, step.now_ms + retry_ms, state=step.state, now_ms=step.now_ms)
+    return False
+
+
+async def _reacquire_now(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    logger.info("channel=%r: resource unusable (%s); acquiring anew", session.channel, exc)
+    await fx.save(_reacquire(session, None, exc), session)
+    return True
+
+
+async def _failed(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
+    await fx.start_failed(session, error_text(exc), step.now_ms)
+    return False
+
+
+async def _conflict(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
     """start 400/53: a task with this (cname, uid) runs. Adopt it if recording event 40
     told its sid (and one of our resources answers for it), else use the other uid."""
-    sighted = await ctl.deps.redis.hget(keys.recorder_sightings(session.channel), str(session.uid))
+    sighted = await fx.deps.redis.hget(keys.recorder_sightings(session.channel), str(session.uid))
     if sighted is not None:
         sid = sighted.decode()
         for resource_id in reversed(session.resource_ids):
             try:
-                await ctl.deps.agora.query(
+                await fx.deps.agora.query(
                     resource_id=resource_id, sid=sid, mode=recording_mode(step.policy)
                 )
             except (AgoraError, RateLimitTimeout):
@@ -248,18 +271,17 @@ async def _conflict(ctl: Controller, step: Step, session: Session, exc: AgoraCon
                 session.uid,
                 sid,
             )
-            await ctl.save(
-                session.evolve(
-                    state=SessionState.STARTED,
-                    resource_id=resource_id,
-                    sid=sid,
-                    started_ms=step.now_ms,
-                    check_due_ms=step.now_ms,
-                ),
+            adopted = replace(
                 session,
+                state=SessionState.STARTED,
+                resource_id=resource_id,
+                sid=sid,
+                started_ms=step.now_ms,
+                check_due_ms=step.now_ms,
             )
+            await fx.save(adopted, session)
             return True
-    uids = ctl.deps.config.uids(session.channel)
+    uids = fx.deps.config.uids(session.channel)
     other = 1 - session.uid_index
     logger.warning(
         "channel=%r uid=%d: start conflict (53) with a task of unknown sid; switching to uid %d",
@@ -267,7 +289,22 @@ async def _conflict(ctl: Controller, step: Step, session: Session, exc: AgoraCon
         session.uid,
         uids.uid(other),
     )
-    ctl.deps.metrics.drift(Drift.ORPHAN_RECORDING)
-    switched = _reacquire(session, None, exc).evolve(uid=uids.uid(other), uid_index=other)
-    await ctl.save(switched, session)
+    fx.deps.metrics.drift(Drift.ORPHAN_RECORDING)
+    switched = replace(_reacquire(session, None, exc), uid=uids.uid(other), uid_index=other)
+    await fx.save(switched, session)
     return True
+
+
+#: Each kind of reaction, carried out.
+REACTIONS: Final[Mapping[Reaction, ReactionStep]] = {
+    Reaction.RETRY_LATER: transient,
+    Reaction.START_UNCERTAIN: _start_uncertain,
+    Reaction.START_UNCERTAIN_AGAIN: _start_uncertain_again,
+    Reaction.CONFLICT: _conflict,
+    Reaction.PROBE_CONFLICT: _probe_conflict,
+    Reaction.PROBE_ANSWERED: _probe_failed,
+    Reaction.WAIT_FOR_CAPACITY: _wait_for_capacity,
+    Reaction.REACQUIRE_LATER: _reacquire_later,
+    Reaction.REACQUIRE: _reacquire_now,
+    Reaction.FAILED: _failed,
+}

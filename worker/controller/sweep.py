@@ -26,13 +26,11 @@ from typing import Final
 
 from worker import keys
 from worker.agora import AgoraError
+from worker.controller.effects import Effects
 from worker.controller.heal import HealOutcome, heal_channel
-from worker.controller.loop import Controller
 from worker.controller.metrics import Drift
 from worker.state.channel_lock import ChannelBusy, channel_lock
-from worker.state.occupancy import recorders_key, tombstones_key
 from worker.state.ratelimit import RateLimitTimeout
-from worker.state.reconcile_queue import RECONCILE_DUE
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +40,6 @@ logger = logging.getLogger(__name__)
 IDLE_CHANNEL_HORIZON_MS: Final = 3_600_000
 #: Candidates (oldest first) examined per pass.
 IDLE_SWEEP_LIMIT: Final = 100
-#: String: where in the list of old channels the next pass continues (an offset).
-IDLE_CURSOR: Final = f"{keys.PREFIX}idle:cursor"
 #: Delete one channel's state if, now, nobody is present (`hosts` and `audience` count the
 #: present users), it is not desired, has no session, no slot lease, no wait-queue entry,
 #: no pending wake-up, no lock, and neither its hash nor its index entry changed within the
@@ -93,9 +89,9 @@ class SweepReport:
         )
 
 
-async def _tracked_channels(ctl: Controller) -> tuple[list[str], list[str]]:
+async def _tracked_channels(fx: Effects) -> tuple[list[str], list[str]]:
     """(channels wanting a recording, channels we believe occupied)."""
-    redis = ctl.deps.redis
+    redis = fx.deps.redis
     channels = [c.decode() for c in await redis.zrange(keys.CHANNELS, 0, -1)]
     if not channels:
         return [], []
@@ -119,11 +115,11 @@ def _round_robin(candidates: Iterable[str], cursor: str | None, budget: int) -> 
     return rotated[:budget]
 
 
-async def sweep(ctl: Controller) -> SweepReport:
+async def sweep(fx: Effects) -> SweepReport:
     """One periodic pass over every channel (see the module docstring)."""
-    deps = ctl.deps
+    deps = fx.deps
     report = SweepReport()
-    now = await ctl.now_ms()
+    now = await fx.now_ms()
     sessions = await deps.sessions.list_sessions()
     report.sessions = len(sessions)
     with_session = {s.channel for s in sessions}
@@ -146,19 +142,19 @@ async def sweep(ctl: Controller) -> SweepReport:
         except ChannelBusy:
             continue
         report.released.append(channel)
-        await ctl.wake_all(admitted, now)
+        await fx.wake_all(admitted, now)
     if report.released:
         logger.warning("reconcile_all: released slots without a session: %s", report.released)
 
     for session in sessions:
         if session.sid is not None:
             await deps.sessions.set_fields(session.channel, check_due_ms=now)
-    desired, occupied = await _tracked_channels(ctl)
+    desired, occupied = await _tracked_channels(fx)
     waiting = await deps.slots.waiting()
     admissible = await deps.slots.admissible()
     to_wake = sorted(set(with_session) | set(desired) | set(waiting) | set(admissible))
     for channel in to_wake:
-        await ctl.wake(channel, now, now_ms=now)
+        await fx.wake(channel, now, now_ms=now)
     report.woken = to_wake
 
     interval_budget = int(deps.config.max_api_qps * deps.config.reconcile_interval_s / 2)
@@ -167,7 +163,7 @@ async def sweep(ctl: Controller) -> SweepReport:
     cursor = cursor_raw.decode() if cursor_raw is not None else None
     candidates = _round_robin(set(occupied) | with_session, cursor, budget)
     for channel in candidates:
-        if not await ctl.spare_api_capacity():
+        if not await fx.spare_api_capacity():
             logger.info("reconcile_all: the rate limit is busy; user lists continue next pass")
             break
         try:
@@ -184,21 +180,21 @@ async def sweep(ctl: Controller) -> SweepReport:
     deps.metrics.drift(Drift.HEALED_MEMBERSHIP, len(report.healed))
     if report.checked:
         await deps.redis.set(keys.HEAL_CURSOR, report.checked[-1])
-    report.forgotten = await forget_idle(ctl, now)
+    report.forgotten = await forget_idle(fx, now)
     logger.info("reconcile_all: %s", report.summary())
     return report
 
 
-async def forget_idle(ctl: Controller, now_ms: int) -> list[str]:
+async def forget_idle(fx: Effects, now_ms: int) -> list[str]:
     """Delete the state of channels idle for longer than the horizon (see `_FORGET_IDLE`).
 
     Candidates are the oldest entries of `autorec:channels` older than the horizon, from an
     offset that skips the ones kept in earlier passes (long meetings without events), so a
     pass is bounded and every old channel is examined within a few passes.
     """
-    redis = ctl.deps.redis
+    redis = fx.deps.redis
     cutoff = now_ms - IDLE_CHANNEL_HORIZON_MS
-    offset_raw = await redis.get(IDLE_CURSOR)
+    offset_raw = await redis.get(keys.IDLE_CURSOR)
     offset = int(offset_raw) if offset_raw is not None else 0
     raw = await redis.zrangebyscore(
         keys.CHANNELS, "-inf", cutoff, start=offset, num=IDLE_SWEEP_LIMIT
@@ -211,10 +207,10 @@ async def forget_idle(ctl: Controller, now_ms: int) -> list[str]:
             10,
             keys.channel(channel),
             keys.channel_members(channel),
-            tombstones_key(channel),
-            recorders_key(channel),
+            keys.channel_tombstones(channel),
+            keys.channel_recorders(channel),
             keys.CHANNELS,
-            RECONCILE_DUE,
+            keys.RECONCILE_DUE,
             keys.session(channel),
             keys.WAITING,
             keys.SLOTS,
@@ -226,7 +222,7 @@ async def forget_idle(ctl: Controller, now_ms: int) -> list[str]:
             forgotten.append(channel)
     kept = len(candidates) - len(forgotten)
     next_offset = offset + kept if len(candidates) == IDLE_SWEEP_LIMIT else 0
-    await redis.set(IDLE_CURSOR, next_offset)
+    await redis.set(keys.IDLE_CURSOR, next_offset)
     if forgotten:
         logger.info("reconcile_all: forgot %d idle channels", len(forgotten))
     return forgotten

@@ -14,5 +14,5 @@ async def reconcile_all(ctx: WorkerContext) -> str:
     """One pass; returns its summary."""
     controller = ctx["controller"]
     async with controller.deps.metrics.job("reconcile_all"):
-        report = await sweep(controller)
+        report = await sweep(controller.effects)
     return report.summary()

@@ -13,7 +13,7 @@ from typing import Final
 
 from arq.worker import Retry
 
-from worker.controller.loop import CURRENT_JOB_ID
+from worker.controller.effects import CURRENT_JOB_ID
 from worker.functions import WorkerContext
 from worker.state.channel_lock import ChannelBusy
 from worker.state.reconcile_queue import RECONCILE_FUNCTION

@@ -14,31 +14,49 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 import orjson
 import redis.asyncio as aioredis
 
 from worker import keys
+from worker.policies.enums import Mode
+from worker.state.scripts import LuaScript
 
 MAX_ENTRIES_PER_CHANNEL: Final = 200
 MAX_FAILURES: Final = 200
 _DAY_MS: Final = 86_400_000
 
-# Amend the entry whose sid is ARGV[1] with the JSON object ARGV[2] (lists replace).
-_UPDATE_BY_SID: Final = """
-local entries = redis.call('LRANGE', KEYS[1], 0, -1)
-local changes = cjson.decode(ARGV[2])
-for i, raw in ipairs(entries) do
-  local entry = cjson.decode(raw)
-  if entry['sid'] == ARGV[1] then
-    for k, v in pairs(changes) do entry[k] = v end
-    redis.call('LSET', KEYS[1], i - 1, cjson.encode(entry))
-    return 1
-  end
-end
-return 0
-"""
+_UPDATE_BY_SID: Final = LuaScript("worker.state", "history_update_by_sid.lua")
+
+
+class Outcome(StrEnum):
+    """How a recording ended (the stored `outcome` of a history entry).
+
+    The first four are the terminal answers of stop and carry the same values as
+    `worker.agora.StopOutcome`.
+    """
+
+    STOPPED = "stopped"
+    """Our stop ended it (200)."""
+    NO_RECORDED_DATA = "no_recorded_data"
+    """Our stop ended it, but nobody published, so there are no files (206/435)."""
+    ALREADY_STOPPING = "already_stopping"
+    """Stop found the task already exiting (400/49)."""
+    NOT_FOUND = "not_found"
+    """Stop found no task (404)."""
+    DIED = "died"
+    """Queries stopped finding the task (404 after the back-off, or an exiting status)."""
+    EXITED = "exited"
+    """Recording event 11: the task exited at Agora without our stop."""
+    SID_UNKNOWN = "sid_unknown"
+    """The task's sid never became known; Agora's idle exit (or the stop without a sid)
+    ended it."""
+    START_FAILED = "start_failed"
+    """Acquire or start failed for good; no recording ran."""
+    CANCELLED = "cancelled"
+    """No longer wanted before any start (never stored in the history)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +64,10 @@ class HistoryEntry:
     """One past recording of a channel (times in ms of Redis server time)."""
 
     channel: str
-    outcome: str
-    """How it ended: stopped, no_recorded_data, already_stopping, not_found, died, exited,
-    sid_unknown, start_failed, cancelled."""
+    outcome: Outcome
+    """How it ended."""
     uid: int
-    mode: str
+    mode: Mode
     policy: str
     created_ms: int
     ended_ms: int
@@ -76,6 +93,8 @@ class HistoryEntry:
         data: dict[str, Any] = orjson.loads(raw)
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
+        values["outcome"] = Outcome(values["outcome"])
+        values["mode"] = Mode(values["mode"])
         values["files"] = tuple(values.get("files") or ())
         return cls(**values)
 
@@ -114,8 +133,8 @@ class HistoryStore:
         payload = orjson.dumps(
             {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
         )
-        found = await self.redis.eval(  # type: ignore[no-untyped-call]
-            _UPDATE_BY_SID, 1, keys.history(channel), sid, payload
+        found = await _UPDATE_BY_SID.run(
+            self.redis, keys=[keys.history(channel)], args=[sid, payload]
         )
         return bool(found)
 

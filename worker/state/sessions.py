@@ -15,7 +15,6 @@ States (a `SessionState`):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +24,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from worker import keys
+from worker.policies.enums import Mode
+from worker.state.scripts import LuaScript
 
 
 class SessionState(StrEnum):
@@ -90,7 +91,7 @@ class Session:
     """The recorder uid of this session."""
     uid_index: int
     """0 primary, 1 backup (worker/controller/recorder_uids.py)."""
-    mode: str
+    mode: Mode
     policy: str
     """The policy's label, for operators."""
     created_ms: int
@@ -128,10 +129,6 @@ class Session:
     uploading_status: str | None = None
     last_error: str | None = None
 
-    def evolve(self, **changes: Any) -> Session:
-        """A copy with `changes` applied."""
-        return dataclasses.replace(self, **changes)
-
     def to_fields(self) -> dict[str, str]:
         """The hash fields (absent values are left out)."""
         fields = {"state": self.state.value}
@@ -156,6 +153,7 @@ class Session:
         for name in _TEXT_FIELDS:
             if name in text:
                 values[name] = text[name]
+        values["mode"] = Mode(text["mode"])
         for name in _LIST_FIELDS:
             if name in text:
                 values[name] = tuple(str(v) for v in orjson.loads(text[name]))
@@ -164,11 +162,8 @@ class Session:
         return cls(**values)
 
 
-#: Remove a channel from the session index unless its session hash exists.
-_UNINDEX_IF_GONE: Final = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-return redis.call('ZREM', KEYS[2], ARGV[1])
-"""
+_SET_FIELDS: Final = LuaScript("worker.state", "sessions_set_fields.lua")
+_UNINDEX_IF_GONE: Final = LuaScript("worker.state", "sessions_unindex_if_gone.lua")
 
 
 @dataclass
@@ -204,14 +199,10 @@ class SessionStore:
     async def set_fields(self, channel: str, **values: str | int) -> bool:
         """Set fields of an existing session (recording events); False if there is none."""
         key = keys.session(channel)
-        script = (
-            "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-            "redis.call('HSET', KEYS[1], unpack(ARGV)) return 1"
-        )
         args: list[str] = []
         for name, value in values.items():
             args += [name, str(value)]
-        return bool(await self.redis.eval(script, 1, key, *args))  # type: ignore[no-untyped-call]
+        return bool(await _SET_FIELDS.run(self.redis, keys=[key], args=args))
 
     async def delete(self, channel: str) -> None:
         """Forget the channel's session."""
@@ -231,8 +222,8 @@ class SessionStore:
             session = await self.get(channel)
             if session is None:
                 # Only if it is still gone: a session saved meanwhile keeps its entry.
-                await self.redis.eval(  # type: ignore[no-untyped-call]
-                    _UNINDEX_IF_GONE, 2, keys.session(channel), keys.SESSIONS, channel
+                await _UNINDEX_IF_GONE.run(
+                    self.redis, keys=[keys.session(channel), keys.SESSIONS], args=[channel]
                 )
             else:
                 found.append(session)

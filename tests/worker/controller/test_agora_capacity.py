@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.worker.controller.conftest import TIME_SCALE, Stack
 
 from sandbox.config import SandboxConfig
+from tests.support.controller import TIME_SCALE, Stack
 from tests.support.waiting import eventually
 from worker.state.sessions import SessionState
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from arq.worker import Retry
 from prometheus_client import CollectorRegistry
-from tests.worker.controller.conftest import Stack
 
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker import keys
 from worker.controller.metrics import ControllerMetrics, agora_operation
@@ -57,7 +57,7 @@ async def test_agora_error_answers_are_counted_by_status_class(
     await stack.join("room-1", 11)
     first = await stack.until_state("room-1", SessionState.RUNNING)
     stack.world.kill(first.sid or "")
-    await stack.deps.sessions.set_fields("room-1", check_due_ms=await stack.controller.now_ms())
+    await stack.deps.sessions.set_fields("room-1", check_due_ms=await stack.effects.now_ms())
     await stack.start_worker()
     await stack.reconcile("room-1")
 

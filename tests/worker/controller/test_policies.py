@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.worker.controller.conftest import Stack
 
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker.state.sessions import SessionState
 

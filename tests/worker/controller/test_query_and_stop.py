@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from tests.worker.controller.conftest import Stack
-
 from sandbox.faults import FaultRule
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker.controller.recorder_uids import BACKUP, PRIMARY
 from worker.state.sessions import SessionState
 
 
 async def _check_now(stack: Stack, channel: str) -> None:
-    now = await stack.controller.now_ms()
+    now = await stack.effects.now_ms()
     await stack.deps.sessions.set_fields(channel, check_due_ms=now)
 
 

@@ -7,10 +7,10 @@ import contextlib
 import dataclasses
 
 import pytest
-from tests.worker.controller.conftest import Stack
 
 from sandbox.models import Profile
 from sandbox.models import Role as SandboxRole
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker import keys
 from worker.controller.heal import HealOutcome, heal_channel
@@ -29,7 +29,7 @@ async def test_a_running_recording_is_queried_and_its_lease_renewed(stack: Stack
     await stack.join("room-1", 11)
     await stack.until_state("room-1", SessionState.RUNNING)
     before = await _lease_expiry(stack, "room-1")
-    report = await sweep(stack.controller)
+    report = await sweep(stack.effects)
     assert report.woken == ["room-1"]
     assert (await stack.reconcile("room-1")).startswith("query")
     assert await _lease_expiry(stack, "room-1") > before
@@ -41,7 +41,7 @@ async def test_a_dropped_leave_is_healed_from_the_user_list_and_the_recording_st
     await stack.join("room-1", 11)
     await stack.until_state("room-1", SessionState.RUNNING)
     stack.world.leave("room-1", 11)  # the leave notification never arrives
-    report = await sweep(stack.controller)
+    report = await sweep(stack.effects)
     assert report.healed == {"room-1": HealOutcome.CLEARED}
     await stack.start_worker()
 
@@ -56,7 +56,7 @@ async def test_a_dropped_join_is_healed_from_the_user_list_and_recorded(stack: S
     await stack.until_state("room-1", SessionState.RUNNING)
     stack.world.join("room-1", 12, role=SandboxRole.HOST, profile=Profile.LIVE, platform=7)
     await stack.leave("room-1", 11)  # we only hear of this one
-    report = await sweep(stack.controller)
+    report = await sweep(stack.effects)
     assert report.healed == {"room-1": HealOutcome.ADDED}
     state = await stack.arq.hget(keys.channel("room-1"), "desired")
     assert state == b"1"
@@ -65,7 +65,7 @@ async def test_a_dropped_join_is_healed_from_the_user_list_and_recorded(stack: S
 async def test_recorders_in_the_user_list_are_not_counted(stack: Stack) -> None:
     await stack.join("room-1", 11)
     await stack.until_state("room-1", SessionState.RUNNING)
-    report = await sweep(stack.controller)
+    report = await sweep(stack.effects)
     assert report.checked == ["room-1"]
     assert report.healed == {}
 
@@ -74,7 +74,7 @@ async def test_lost_slot_leases_are_rebuilt_from_the_sessions(stack: Stack) -> N
     await stack.join("room-1", 11)
     await stack.until_state("room-1", SessionState.RUNNING)
     await stack.arq.delete(keys.SLOTS)
-    report = await sweep(stack.controller)
+    report = await sweep(stack.effects)
     assert report.rebuilt == ["room-1"]
     assert await stack.deps.slots.holders() == ["room-1"]
 
@@ -104,7 +104,7 @@ async def test_a_lease_is_released_under_the_lock_so_no_session_is_left_without_
         return found
 
     monkeypatch.setattr(SessionStore, "get", get_then_a_reconcile_opens_a_session)
-    await sweep(stack.controller)
+    await sweep(stack.effects)
     has_session = await real_get(stack.deps.sessions, "room-1") is not None
     assert has_session == (await stack.deps.slots.holders() == ["room-1"])
 
@@ -113,7 +113,7 @@ async def test_a_channel_with_a_recent_event_is_left_for_a_later_pass(stack: Sta
     await stack.join("room-1", 11)
     stack.world.leave("room-1", 11)  # the leave may still be on its way
     stack.deps.config = dataclasses.replace(stack.deps.config, user_list_quiet_ms=60_000)
-    now = await stack.controller.now_ms()
+    now = await stack.effects.now_ms()
     result = await heal_channel(stack.deps, "room-1", now_ms=now)
     assert result.outcome is HealOutcome.SKIPPED
     assert await stack.arq.hget(keys.channel("room-1"), "occupancy") == b"1"

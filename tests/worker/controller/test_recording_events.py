@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.worker.controller.conftest import Stack
-
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker import keys
 from worker.events import RecordedFile

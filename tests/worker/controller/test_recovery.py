@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tests.worker.controller.conftest import Stack
+import dataclasses
 
 from sandbox.faults import FaultRule
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker.controller.recorder_uids import BACKUP, PRIMARY
 from worker.state.sessions import SessionState
@@ -44,8 +45,13 @@ async def test_a_conflict_with_a_task_announced_by_event_40_adopts_that_task(sta
     first = await stack.until_state("room-1", SessionState.RUNNING)
     await stack.recording_event("room-1", 40, sid=first.sid or "", uid=first.uid, sequence=1)
     # The answer of that start was lost and the session went back to acquire a new resource.
-    lost = first.evolve(
-        state=SessionState.ACQUIRING, resource_id=None, resource_ms=None, sid=None, started_ms=None
+    lost = dataclasses.replace(
+        first,
+        state=SessionState.ACQUIRING,
+        resource_id=None,
+        resource_ms=None,
+        sid=None,
+        started_ms=None,
     )
     await stack.deps.sessions.save(lost, first)
     adopted = await stack.until_state("room-1", SessionState.RUNNING)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from arq.worker import Retry
-from tests.worker.controller.conftest import Stack
 
+from tests.support.controller import Stack
 from worker import keys
-from worker.controller.loop import CURRENT_JOB_ID
+from worker.agora import StopOutcome
+from worker.controller.effects import CURRENT_JOB_ID
 from worker.functions.reconcile_channel import reconcile_channel
+from worker.policies import Mode
 from worker.state.channel_lock import ChannelBusy, channel_lock
-from worker.state.history import Failure, HistoryEntry, HistoryStore
+from worker.state.history import Failure, HistoryEntry, HistoryStore, Outcome
 from worker.state.sessions import Session, SessionState, SessionStore
 
 DAY_MS = 86_400_000
@@ -22,9 +26,9 @@ DAY_MS = 86_400_000
 def entry(channel: str, sid: str, ended_ms: int) -> HistoryEntry:
     return HistoryEntry(
         channel=channel,
-        outcome="stopped",
+        outcome=Outcome.STOPPED,
         uid=4_200_000_001,
-        mode="mix",
+        mode=Mode.MIX,
         policy="default policy",
         created_ms=ended_ms - 1000,
         ended_ms=ended_ms,
@@ -72,12 +76,45 @@ async def test_recent_failures_come_newest_first(redis: aioredis.Redis) -> None:
     assert [f.channel for f in await store.recent_failures()] == ["b", "a"]
 
 
+def test_a_history_entry_stores_its_outcome_and_mode_as_plain_strings() -> None:
+    stored = orjson.loads(entry("room-1", "a", 1_000).to_json())
+    assert (stored["outcome"], stored["mode"]) == ("stopped", "mix")
+
+
+def test_a_stored_history_entry_reads_back_with_its_outcome_and_mode_typed() -> None:
+    raw = (
+        b'{"channel":"room-1","outcome":"died","uid":4200000001,"mode":"web","policy":"p",'
+        b'"created_ms":1,"ended_ms":2,"files":["a.m3u8"],"uid_index":1,"unknown":true}'
+    )
+    read = HistoryEntry.from_json(raw)
+    assert (read.outcome, read.mode, read.files) == (Outcome.DIED, Mode.WEB, ("a.m3u8",))
+    assert HistoryEntry.from_json(read.to_json()) == read
+
+
+def test_every_terminal_stop_answer_is_a_history_outcome_of_the_same_name() -> None:
+    assert [Outcome(answer.value) for answer in StopOutcome] == [
+        Outcome.STOPPED,
+        Outcome.NO_RECORDED_DATA,
+        Outcome.ALREADY_STOPPING,
+        Outcome.NOT_FOUND,
+    ]
+
+
+async def test_a_session_stores_its_mode_as_a_plain_string(redis: aioredis.Redis) -> None:
+    store = SessionStore(redis)
+    await store.save(Session("room-1", SessionState.ACQUIRING, 4_200_000_001, 0, Mode.WEB, "p", 1))
+    assert await redis.hget(keys.session("room-1"), "mode") == b"web"
+    stored = await store.get("room-1")
+    assert stored is not None
+    assert stored.mode is Mode.WEB
+
+
 async def test_a_session_write_leaves_fields_set_by_events_alone(redis: aioredis.Redis) -> None:
     store = SessionStore(redis)
-    first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, "mix", "p", 1, sid="s")
+    first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, Mode.MIX, "p", 1, sid="s")
     await store.save(first)
     await store.set_fields("room-1", leave_code=4)
-    await store.save(first.evolve(check_due_ms=5), first)
+    await store.save(dataclasses.replace(first, check_due_ms=5), first)
     stored = await store.get("room-1")
     assert stored is not None
     assert (stored.leave_code, stored.check_due_ms) == (4, 5)
@@ -89,7 +126,7 @@ async def test_listing_drops_index_entries_of_gone_sessions_only(
 ) -> None:
     store = SessionStore(redis)
     await redis.zadd(keys.SESSIONS, {"gone": 1, "new": 2})
-    session = Session("new", SessionState.ACQUIRING, 4_200_000_001, 0, "mix", "p", 2)
+    session = Session("new", SessionState.ACQUIRING, 4_200_000_001, 0, Mode.MIX, "p", 2)
     real_get = SessionStore.get
 
     async def get_racing_a_save(self: SessionStore, channel: str) -> Session | None:
@@ -134,11 +171,11 @@ async def test_a_reconcile_of_a_busy_channel_is_retried_later(stack: Stack) -> N
 
 
 async def test_a_wake_up_never_takes_the_id_of_the_job_running_now(stack: Stack) -> None:
-    now = await stack.controller.now_ms()
+    now = await stack.effects.now_ms()
     due = -(-(now + 1_000) // 50) * 50
     token = CURRENT_JOB_ID.set(f"reconcile:room-1:0:t{due}")
     try:
-        await stack.controller.wake("room-1", due, now_ms=now)
+        await stack.effects.wake("room-1", due, now_ms=now)
     finally:
         CURRENT_JOB_ID.reset(token)
     queued = [m.decode() for m in await stack.arq.zrange("arq:queue", 0, -1)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.worker.controller.conftest import Stack
 
+from tests.support.controller import Stack
 from tests.support.waiting import eventually
 
 

@@ -30,6 +30,7 @@ from worker.controller.effects import Effects
 from worker.controller.heal import HealOutcome, heal_channel
 from worker.controller.metrics import Drift
 from worker.state.channel_lock import ChannelBusy, channel_lock
+from worker.state.forget import forget_if_idle
 from worker.state.ratelimit import RateLimitTimeout
 
 logger = logging.getLogger(__name__)
@@ -40,31 +41,6 @@ logger = logging.getLogger(__name__)
 IDLE_CHANNEL_HORIZON_MS: Final = 3_600_000
 #: Candidates (oldest first) examined per pass.
 IDLE_SWEEP_LIMIT: Final = 100
-#: Delete one channel's state if, now, nobody is present (`hosts` and `audience` count the
-#: present users), it is not desired, has no session, no slot lease, no wait-queue entry,
-#: no pending wake-up, no lock, and neither its hash nor its index entry changed within the
-#: horizon. 1: deleted, 0: kept.
-_FORGET_IDLE: Final = """
-local t = redis.call('TIME')
-local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
-local c = ARGV[1]
-local score = redis.call('ZSCORE', KEYS[5], c)
-if score and tonumber(score) > cutoff then return 0 end
-local st = redis.call('HMGET', KEYS[1], 'desired', 'hosts', 'audience', 'occupancy',
-  'updated_ms')
-if st[1] == '1' then return 0 end
-for i = 2, 4 do
-  if st[i] and tonumber(st[i]) ~= 0 then return 0 end
-end
-if st[5] and tonumber(st[5]) > cutoff then return 0 end
-if redis.call('EXISTS', KEYS[7], KEYS[10]) > 0 then return 0 end
-for _, k in ipairs({KEYS[6], KEYS[8], KEYS[9]}) do
-  if redis.call('ZSCORE', k, c) then return 0 end
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-redis.call('ZREM', KEYS[5], c)
-return 1
-"""
 
 
 @dataclass
@@ -186,7 +162,7 @@ async def sweep(fx: Effects) -> SweepReport:
 
 
 async def forget_idle(fx: Effects, now_ms: int) -> list[str]:
-    """Delete the state of channels idle for longer than the horizon (see `_FORGET_IDLE`).
+    """Delete the state of channels idle for longer than the horizon (`forget_if_idle`).
 
     Candidates are the oldest entries of `autorec:channels` older than the horizon, from an
     offset that skips the ones kept in earlier passes (long meetings without events), so a
@@ -202,23 +178,7 @@ async def forget_idle(fx: Effects, now_ms: int) -> list[str]:
     candidates = [c.decode() for c in raw]
     forgotten: list[str] = []
     for channel in candidates:
-        deleted = await redis.eval(  # type: ignore[no-untyped-call]
-            _FORGET_IDLE,
-            10,
-            keys.channel(channel),
-            keys.channel_members(channel),
-            keys.channel_tombstones(channel),
-            keys.channel_recorders(channel),
-            keys.CHANNELS,
-            keys.RECONCILE_DUE,
-            keys.session(channel),
-            keys.WAITING,
-            keys.SLOTS,
-            keys.lock(channel),
-            channel,
-            IDLE_CHANNEL_HORIZON_MS,
-        )
-        if deleted:
+        if await forget_if_idle(redis, channel, IDLE_CHANNEL_HORIZON_MS):
             forgotten.append(channel)
     kept = len(candidates) - len(forgotten)
     next_offset = offset + kept if len(candidates) == IDLE_SWEEP_LIMIT else 0

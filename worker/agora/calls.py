@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
+from pydantic import BaseModel
+
 from worker.agora.classify import Endpoint
 from worker.agora.errors import AgoraValidationError
 from worker.agora.models.common import RecordingMode, channel_name_problem, secret_values
@@ -48,6 +50,13 @@ class Call:
     params: Mapping[str, str] | None = None
     secrets: tuple[str, ...] = ()
     """Secret values inside `body`, kept out of logs and error messages."""
+
+    @classmethod
+    def post(cls, endpoint: Endpoint, path: str, body: BaseModel) -> Call:
+        """A POST of `body` in its wire form, its secrets noted for redaction."""
+        return cls(
+            endpoint, "POST", path, body=wire_bytes(body), secrets=tuple(secret_values(body))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +105,7 @@ def acquire_call(
     check_cname(endpoint, cname, mode)
     body = encode_body(endpoint, AcquireBody, cname, uid, request)
     check_rule(endpoint, lambda: check_acquire(mode, body.client_request))
-    return Call(
-        endpoint,
-        "POST",
-        f"{paths.recording()}/acquire",
-        body=wire_bytes(body),
-        secrets=tuple(secret_values(body)),
-    )
+    return Call.post(endpoint, f"{paths.recording()}/acquire", body)
 
 
 def start_call(
@@ -120,13 +123,7 @@ def start_call(
     check_cname(endpoint, cname, mode)
     body = encode_body(endpoint, StartBody, cname, uid, client_request)
     check_rule(endpoint, lambda: check_start(mode, body.client_request))
-    return Call(
-        endpoint,
-        "POST",
-        f"{paths.resource(resource_id)}/mode/{mode}/start",
-        body=wire_bytes(body),
-        secrets=tuple(secret_values(body)),
-    )
+    return Call.post(endpoint, f"{paths.resource(resource_id)}/mode/{mode}/start", body)
 
 
 def query_call(paths: RecordingPaths, *, resource_id: str, sid: str, mode: RecordingMode) -> Call:
@@ -154,13 +151,7 @@ def update_call(
     check_cname(endpoint, cname, mode)
     body = encode_body(endpoint, UpdateBody, cname, uid, client_request)
     check_rule(endpoint, lambda: check_update(mode, body.client_request))
-    return Call(
-        endpoint,
-        "POST",
-        f"{paths.session(resource_id, sid)}/mode/{mode}/update",
-        body=wire_bytes(body),
-        secrets=tuple(secret_values(body)),
-    )
+    return Call.post(endpoint, f"{paths.session(resource_id, sid)}/mode/{mode}/update", body)
 
 
 def update_layout_call(
@@ -178,11 +169,8 @@ def update_layout_call(
     check_path_id(endpoint, "sid", sid)
     check_cname(endpoint, cname, RecordingMode.MIX)
     body = encode_body(endpoint, UpdateLayoutBody, cname, uid, client_request)
-    return Call(
-        endpoint,
-        "POST",
-        f"{paths.session(resource_id, sid)}/mode/{RecordingMode.MIX}/updateLayout",
-        body=wire_bytes(body),
+    return Call.post(
+        endpoint, f"{paths.session(resource_id, sid)}/mode/{RecordingMode.MIX}/updateLayout", body
     )
 
 
@@ -202,12 +190,7 @@ def stop_call(
     check_path_id(endpoint, "sid", sid)
     check_cname(endpoint, cname, mode)
     body = encode_body(endpoint, StopBody, cname, uid, StopClientRequest(async_stop=async_stop))
-    return Call(
-        endpoint,
-        "POST",
-        f"{paths.session(resource_id, sid)}/mode/{mode}/stop",
-        body=wire_bytes(body),
-    )
+    return Call.post(endpoint, f"{paths.session(resource_id, sid)}/mode/{mode}/stop", body)
 
 
 def user_list_call(paths: RecordingPaths, channel_name: str, *, hosts_only: bool) -> Call:

@@ -26,7 +26,7 @@ from worker.controller.failures import (
     error_text,
     start_reaction,
 )
-from worker.controller.steps_start import REACTIONS
+from worker.controller.start_reactions import REACTIONS
 from worker.state.ratelimit import RateLimitTimeout
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-import orjson
-
 from worker import keys
 from worker.controller.effects import Effects
 from worker.events import RecordingEvent, RecordingEventType
+from worker.state.sessions import RecordingFacts
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +76,19 @@ class RecordingEventHandler:
         if kind is RecordingEventType.RECORDER_STARTED:
             await self._recorder_started(event)
         elif kind is RecordingEventType.RECORDER_LEAVE and event.details.leave_code is not None:
-            await self._note(event, current, leave_code=event.details.leave_code)
+            await self._note(event, current, RecordingFacts(leave_code=event.details.leave_code))
         elif kind is RecordingEventType.SESSION_EXIT:
             status = event.details.exit_status if event.details.exit_status is not None else 0
-            await self._note(event, current, exit_status=status)
+            await self._note(event, current, RecordingFacts(exit_status=status))
             if current:
                 await self._wake(channel)
         elif kind is RecordingEventType.SESSION_FAILOVER and event.details.new_uid is not None:
-            await self._note(event, current, failover_uid=event.details.new_uid)
+            facts = RecordingFacts(failover_uid=event.details.new_uid)
+            await self._note(event, current, facts)
         elif kind in _UPLOAD_STATUS or kind is RecordingEventType.WEB_RECORDER_STOPPED:
             files = tuple(f.file_name for f in event.details.file_list)
-            changes: dict[str, object] = {}
-            if kind in _UPLOAD_STATUS:
-                changes["uploading_status"] = _UPLOAD_STATUS[kind]
-            if files:
-                changes["files"] = files
-            await self._note(event, current, **changes)
+            facts = RecordingFacts(uploading_status=_UPLOAD_STATUS.get(kind), files=files or None)
+            await self._note(event, current, facts)
 
     async def _recorder_started(self, event: RecordingEvent) -> None:
         """Event 40: remember (uid → sid); a session waiting for its sid adopts it."""
@@ -103,23 +99,16 @@ class RecordingEventHandler:
             await pipe.execute()
         session = await self.deps.sessions.get(event.channel)
         if session is not None and session.sid is None and session.uid == event.uid:
-            await self.deps.sessions.set_fields(event.channel, event_sid=event.sid)
+            await self.deps.sessions.note(event.channel, RecordingFacts(event_sid=event.sid))
             await self._wake(event.channel)
 
-    async def _note(self, event: RecordingEvent, current: bool, **changes: object) -> None:
+    async def _note(self, event: RecordingEvent, current: bool, facts: RecordingFacts) -> None:
         """Store facts on the current session, or on the recording's history entry."""
-        if not changes:
+        if not facts.reported():
             return
-        if current:
-            fields: dict[str, str | int] = {}
-            for name, value in changes.items():
-                if isinstance(value, tuple):
-                    fields[name] = orjson.dumps(list(value)).decode()
-                else:
-                    fields[name] = value  # type: ignore[assignment]
-            if await self.deps.sessions.set_fields(event.channel, **fields):
-                return
-        await self.deps.history.update_by_sid(event.channel, event.sid, **changes)
+        if current and await self.deps.sessions.note(event.channel, facts):
+            return
+        await self.deps.history.amend(event.channel, event.sid, facts)
 
     async def _wake(self, channel: str) -> None:
         now = await self.effects.now_ms()

@@ -124,7 +124,7 @@ async def sweep(fx: Effects) -> SweepReport:
 
     for session in sessions:
         if session.sid is not None:
-            await deps.sessions.set_fields(session.channel, check_due_ms=now)
+            await deps.sessions.set_check_due(session.channel, now)
     desired, occupied = await _tracked_channels(fx)
     waiting = await deps.slots.waiting()
     admissible = await deps.slots.admissible()

@@ -4,7 +4,7 @@ Per channel a Redis list `keys.history(channel)` of JSON entries, newest first, 
 `MAX_ENTRIES_PER_CHANNEL`, expiring `history_days` after its newest entry; the sorted set
 `keys.HISTORY_INDEX` lists channels by their last recording's end (entries past the retention
 are dropped on each append). Files and the upload status often arrive after the stop
-(recording events 31/32/11 come when the upload is done), so `update_by_sid` amends an entry
+(recording events 31/32/11 come when the upload is done), so `amend` amends an entry
 in place. `keys.FAILURES` keeps the most recent failures.
 
 Read API for operator surfaces: `history(channel)`, `channels()`, `recent_failures()`.
@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from worker import keys
 from worker.policies.enums import Mode
 from worker.state.scripts import LuaScript
+from worker.state.sessions import RecordingFacts
 
 MAX_ENTRIES_PER_CHANNEL: Final = 200
 MAX_FAILURES: Final = 200
@@ -128,11 +129,10 @@ class HistoryStore:
             pipe.zremrangebyscore(keys.HISTORY_INDEX, "-inf", entry.ended_ms - self.keep_ms - 1)
             await pipe.execute()
 
-    async def update_by_sid(self, channel: str, sid: str, **changes: Any) -> bool:
-        """Amend the channel's entry of recording `sid`; False if there is none."""
-        payload = orjson.dumps(
-            {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
-        )
+    async def amend(self, channel: str, sid: str, facts: RecordingFacts) -> bool:
+        """Amend the channel's entry of recording `sid` with facts reported after it ended;
+        False if there is none."""
+        payload = orjson.dumps(facts.reported())
         found = await _UPDATE_BY_SID.run(
             self.redis, keys=[keys.history(channel)], args=[sid, payload]
         )

@@ -82,6 +82,41 @@ _LIST_FIELDS: Final = ("resource_ids", "files")
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingFacts:
+    """What recording events report about a task (None: not reported), stored on its
+    session while it is current, else amended into its history entry."""
+
+    event_sid: str | None = None
+    """Event 40: the sid of the task this (channel, uid) runs."""
+    leave_code: int | None = None
+    """Event 12 (recorder left the channel): Agora's leave code."""
+    exit_status: int | None = None
+    """Event 11: the task has exited (0 normal, 1 abnormal)."""
+    failover_uid: int | None = None
+    """Event 12 (session failover): the uid the task continues with."""
+    uploading_status: str | None = None
+    """Events 31/32: `uploaded` or `backuped`."""
+    files: tuple[str, ...] | None = None
+    """Events 31/32 or the web recorder's stop: the files written."""
+
+    def reported(self) -> dict[str, str | int | list[str]]:
+        """The reported facts by name (`files` as a list), in their JSON form."""
+        found: dict[str, str | int | list[str]] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                found[name] = list(value) if isinstance(value, tuple) else value
+        return found
+
+    def session_fields(self) -> dict[str, str]:
+        """The reported facts as session hash fields (encoded as `Session.to_fields` does)."""
+        return {
+            name: orjson.dumps(value).decode() if isinstance(value, list) else str(value)
+            for name, value in self.reported().items()
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A channel's current recording session (all times are ms of Redis server time)."""
 
@@ -196,13 +231,18 @@ class SessionStore:
                 pipe.zadd(keys.SESSIONS, {session.channel: session.created_ms})
             await pipe.execute()
 
-    async def set_fields(self, channel: str, **values: str | int) -> bool:
-        """Set fields of an existing session (recording events); False if there is none."""
-        key = keys.session(channel)
-        args: list[str] = []
-        for name, value in values.items():
-            args += [name, str(value)]
-        return bool(await _SET_FIELDS.run(self.redis, keys=[key], args=args))
+    async def note(self, channel: str, facts: RecordingFacts) -> bool:
+        """Store facts reported by recording events on the channel's existing session;
+        False if there is none."""
+        return await self._set_fields(channel, facts.session_fields())
+
+    async def set_check_due(self, channel: str, due_ms: int) -> bool:
+        """Make the existing session's next query due at `due_ms`; False if there is none."""
+        return await self._set_fields(channel, {"check_due_ms": str(due_ms)})
+
+    async def _set_fields(self, channel: str, fields: Mapping[str, str]) -> bool:
+        args = [part for item in fields.items() for part in item]
+        return bool(await _SET_FIELDS.run(self.redis, keys=[keys.session(channel)], args=args))
 
     async def delete(self, channel: str) -> None:
         """Forget the channel's session."""

@@ -57,7 +57,7 @@ async def test_agora_error_answers_are_counted_by_status_class(
     await stack.join("room-1", 11)
     first = await stack.until_state("room-1", SessionState.RUNNING)
     stack.world.kill(first.sid or "")
-    await stack.deps.sessions.set_fields("room-1", check_due_ms=await stack.effects.now_ms())
+    await stack.deps.sessions.set_check_due("room-1", await stack.effects.now_ms())
     await stack.start_worker()
     await stack.reconcile("room-1")
 

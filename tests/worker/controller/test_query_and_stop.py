@@ -11,7 +11,7 @@ from worker.state.sessions import SessionState
 
 async def _check_now(stack: Stack, channel: str) -> None:
     now = await stack.effects.now_ms()
-    await stack.deps.sessions.set_fields(channel, check_due_ms=now)
+    await stack.deps.sessions.set_check_due(channel, now)
 
 
 async def test_a_recording_gone_past_the_404_back_off_is_restarted_with_the_backup_uid(

@@ -18,7 +18,7 @@ from worker.functions.reconcile_channel import reconcile_channel
 from worker.policies import Mode
 from worker.state.channel_lock import ChannelBusy, channel_lock
 from worker.state.history import Failure, HistoryEntry, HistoryStore, Outcome
-from worker.state.sessions import Session, SessionState, SessionStore
+from worker.state.sessions import RecordingFacts, Session, SessionState, SessionStore
 
 DAY_MS = 86_400_000
 
@@ -63,10 +63,11 @@ async def test_a_history_entry_is_amended_by_its_sid(redis: aioredis.Redis) -> N
     store = HistoryStore(redis, history_days=1)
     await store.append(entry("room-1", "a", 1_000))
     await store.append(entry("room-1", "b", 2_000))
-    assert await store.update_by_sid("room-1", "a", files=("x.m3u8",), uploading_status="uploaded")
+    uploaded = RecordingFacts(files=("x.m3u8",), uploading_status="uploaded")
+    assert await store.amend("room-1", "a", uploaded)
     older = (await store.history("room-1"))[1]
     assert (older.files, older.uploading_status) == (("x.m3u8",), "uploaded")
-    assert not await store.update_by_sid("room-1", "zzz", exit_status=0)
+    assert not await store.amend("room-1", "zzz", RecordingFacts(exit_status=0))
 
 
 async def test_recent_failures_come_newest_first(redis: aioredis.Redis) -> None:
@@ -109,11 +110,28 @@ async def test_a_session_stores_its_mode_as_a_plain_string(redis: aioredis.Redis
     assert stored.mode is Mode.WEB
 
 
+async def test_facts_of_events_are_stored_as_the_session_encodes_them(
+    redis: aioredis.Redis,
+) -> None:
+    store = SessionStore(redis)
+    first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, Mode.MIX, "p", 1, sid="s")
+    await store.save(first)
+    facts = RecordingFacts(files=("a.m3u8", "a.ts"), uploading_status="uploaded", exit_status=0)
+    assert await store.note("room-1", facts)
+    stored = await store.get("room-1")
+    assert stored is not None
+    assert (stored.files, stored.uploading_status, stored.exit_status) == (
+        ("a.m3u8", "a.ts"),
+        "uploaded",
+        0,
+    )
+
+
 async def test_a_session_write_leaves_fields_set_by_events_alone(redis: aioredis.Redis) -> None:
     store = SessionStore(redis)
     first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, Mode.MIX, "p", 1, sid="s")
     await store.save(first)
-    await store.set_fields("room-1", leave_code=4)
+    await store.note("room-1", RecordingFacts(leave_code=4))
     await store.save(dataclasses.replace(first, check_due_ms=5), first)
     stored = await store.get("room-1")
     assert stored is not None
@@ -141,7 +159,7 @@ async def test_listing_drops_index_entries_of_gone_sessions_only(
 
 
 async def test_event_fields_are_not_set_on_a_session_that_is_gone(redis: aioredis.Redis) -> None:
-    assert not await SessionStore(redis).set_fields("room-1", exit_status=0)
+    assert not await SessionStore(redis).note("room-1", RecordingFacts(exit_status=0))
     assert await redis.exists(keys.session("room-1")) == 0
 
 

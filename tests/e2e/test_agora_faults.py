@@ -6,7 +6,14 @@ fault on the step it disturbs, and ends with no leaked and no duplicated recordi
 
 from __future__ import annotations
 
-from tests.support.e2e.checks import assert_converged, eventually, holds
+import pytest
+
+from tests.support.e2e.checks import (
+    assert_converged,
+    eventually,
+    holds,
+    overlapping_recordings,
+)
 from tests.support.e2e.inprocess import InProcessStack, StackFactory
 from tests.support.e2e.sandbox_admin import Call
 from worker.state.slots import Slots
@@ -111,7 +118,7 @@ async def test_a_stop_that_times_out_still_ends_the_session_and_frees_its_slot(
         assert await recordings_of(s, "slowstop") == 1
 
 
-async def test_a_404_window_shorter_than_the_back_off_keeps_the_recording(
+async def test_a_404_window_shorter_than_the_failover_window_keeps_the_recording(
     stack: StackFactory,
 ) -> None:
     window_s = 3.0
@@ -129,6 +136,109 @@ async def test_a_404_window_shorter_than_the_back_off_keeps_the_recording(
         await holds(the_same_recording, for_s=window_s + RECONCILE_S, what="the first recording")
         assert await answered(s, "query", 404), "the reconciler never queried in the window"
         await empty_and_check_stopped(s, "ha")
+
+
+async def keeps_one_task_and_its_slot(
+    s: InProcessStack, channel: str, waiting: str, window_s: float
+) -> str:
+    """Open a 404 window of `window_s` on every task call while `waiting` wants the only
+    slot: the task in doubt keeps running, keeps its slot, and nothing else starts."""
+    (task,) = await s.admin.recordings()
+    slots = Slots(s.redis, limit=1)
+    await s.admin.add_fault(not_found_s=window_s)
+    await s.admin.join(waiting, HOST + 1)
+
+    async def kept() -> bool:
+        tasks = await s.admin.recordings()
+        return (
+            [t.sid for t in tasks] == [task.sid]
+            and tasks[0].running
+            and await slots.holders() == [channel]
+        )
+
+    await holds(kept, for_s=window_s, what=f"the task of {channel} in doubt and its slot")
+    assert await answered(s, "query", 404), "the reconciler never queried in the window"
+    return task.sid
+
+
+async def confirmed_after(s: InProcessStack, sid: str, t: float) -> bool:
+    calls = await s.admin.calls()
+    return any(
+        c.endpoint == "query" and c.status == 200 and sid in c.path and c.t > t for c in calls
+    )
+
+
+async def test_a_task_in_doubt_keeps_its_slot_and_only_a_proven_dead_one_is_replaced(
+    stack: StackFactory,
+) -> None:
+    failover_s = 4.0
+    env = {
+        "AUTOREC_RECONCILE_INTERVAL_S": str(RECONCILE_S),
+        "AUTOREC_FAILOVER_WINDOW_S": str(failover_s),
+        "AUTOREC_MAX_RECORDINGS": "1",
+    }
+    async with stack(env=env) as s:
+        await s.admin.join("ha", HOST)
+        await assert_converged(s.admin, occupied=["ha"])
+        sid = await keeps_one_task_and_its_slot(s, "ha", "ha-waiting", window_s=2.5)
+        window_end = (await s.admin.calls())[-1].t
+        await eventually(
+            lambda: confirmed_after(s, sid, window_end), what="the task confirmed again"
+        )
+        await s.admin.leave("ha-waiting", HOST + 1)
+        await eventually(lambda: _nobody_waits(s), what="ha-waiting to leave the queue")
+
+        # The task dies and every notification is lost: only the failover window can
+        # prove it gone.
+        await s.admin.add_fault(ncs_drop_rate=1.0)
+        killed_at = len(await s.admin.calls())
+        await s.admin.kill(sid)
+
+        async def replaced() -> bool:
+            running = (await s.admin.running()).get("ha", [])
+            return len(running) == 1 and running[0].sid != sid
+
+        await eventually(replaced, what="one replacement recording", timeout_s=failover_s + 15)
+        after_kill = (await s.admin.calls())[killed_at:]
+        first_404 = next(c.t for c in after_kill if c.endpoint == "query" and c.status == 404)
+        stops = [c for c in after_kill if c.endpoint == "stop" and sid in c.path]
+        assert stops, "the dead task was never sent a stop"
+        starts = [c for c in after_kill if c.endpoint == "start" and c.status < 300]
+        assert len(starts) == 1
+        assert stops[0].t >= first_404 + failover_s * 0.9, "declared dead inside the window"
+        assert starts[0].t > stops[0].t
+        tasks = [t for t in await s.admin.recordings() if t.cname == "ha"]
+        assert len(tasks) == 2
+        assert tasks[0].uid != tasks[1].uid
+        assert overlapping_recordings(tasks) == []
+        await s.admin.clear_faults()
+        await empty_and_check_stopped(s, "ha")
+
+
+async def _nobody_waits(s: InProcessStack) -> bool:
+    return await Slots(s.redis, limit=1).waiting() == []
+
+
+@pytest.mark.slow
+async def test_a_60_s_query_404_window_keeps_one_task_and_its_slot_and_starts_nothing_else(
+    stack: StackFactory,
+) -> None:
+    # Agora's failover answers 404 for up to 90 s; the default failover window is 120 s.
+    env = {"AUTOREC_RECONCILE_INTERVAL_S": "5", "AUTOREC_MAX_RECORDINGS": "1"}
+    async with stack(env=env) as s:
+        await s.admin.join("ha60", HOST)
+        await assert_converged(s.admin, occupied=["ha60"])
+        sid = await keeps_one_task_and_its_slot(s, "ha60", "ha60-waiting", window_s=60.0)
+        window_end = (await s.admin.calls())[-1].t
+        await eventually(
+            lambda: confirmed_after(s, sid, window_end),
+            what="the task confirmed after the window",
+            timeout_s=40,
+        )
+        assert [t.sid for t in await s.admin.recordings() if t.cname == "ha60"] == [sid]
+        assert await answered(s, "stop", 404) == []
+        await s.admin.leave("ha60-waiting", HOST + 1)
+        await empty_and_check_stopped(s, "ha60")
 
 
 async def test_a_vendor_over_load_answer_makes_the_channel_wait_then_record(

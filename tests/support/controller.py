@@ -239,6 +239,8 @@ async def build_stack(
         controller_config(settings),
         confirm_delay_ms=100,
         not_found_backoff_ms=(100, 200, 300),
+        # Scaled down like the sandbox's durations, unless a test sets the window itself.
+        failover_window_ms=int(float(overrides.get("autorec_failover_window_s", 0.6)) * 1000),
         retry_delay_ms=100,
         no_capacity_retry_ms=200,
         failure_backoff_ms=500,

@@ -17,6 +17,10 @@ from worker.state.sessions import Session, SessionState
 
 #: Agora keeps an acquired resource five minutes; we stop using one a little earlier.
 RESOURCE_TTL_MS: Final = 290_000
+#: Recording event 41's leave code Agora says to ignore (LEAVE_CODE_TIMER_CATCH).
+LEAVE_CODE_IGNORED: Final = 8
+#: The stop reason of a task declared dead (its history says `agora` ended it).
+DEAD_STOP_REASON: Final = "agora"
 
 
 class Do(StrEnum):
@@ -81,6 +85,14 @@ class Facts:
     """How long a wanted `sid_unknown` session waits for event 40 before probing."""
 
 
+def proven_gone(session: Session) -> bool:
+    """Whether recording events proved the session's task gone: 11 (the task exited) or 41
+    (the recorder left, with a leave code other than the one to ignore)."""
+    if session.exit_status is not None:
+        return True
+    return session.leave_code is not None and session.leave_code != LEAVE_CODE_IGNORED
+
+
 def _wait(reason: str, *dues: int | None) -> Action:
     times = [due for due in dues if due is not None]
     return Action(Do.WAIT, reason, due_ms=min(times) if times else None)
@@ -92,11 +104,15 @@ def decide(facts: Facts) -> Action:
     if session is None:
         return _no_session(facts)
     if session.state is SessionState.STOPPING:
-        if session.retry_due_ms is not None and facts.now_ms < session.retry_due_ms:
-            return _wait("stop failed; retrying", session.retry_due_ms)
+        # A stop waiting out a failover window goes at once when events prove the task gone.
+        retry_later = session.retry_due_ms is not None and facts.now_ms < session.retry_due_ms
+        if retry_later and not proven_gone(session):
+            return _wait("stop not answered yet; retrying", session.retry_due_ms)
         return Action(Do.STOP, session.stop_reason or "stop in progress")
-    if session.exit_status is not None and session.sid is not None:
-        return Action(Do.FINISH, "recording event 11: the task exited", outcome=Outcome.EXITED)
+    if session.sid is not None and proven_gone(session):
+        return Action(
+            Do.FINISH, "recording event 11 or 41: the task exited", outcome=Outcome.EXITED
+        )
     if session.state is SessionState.SID_UNKNOWN:
         return _sid_unknown(facts, session)
     if session.state in (SessionState.ACQUIRING, SessionState.STARTING):
@@ -142,7 +158,9 @@ def _grace_due(facts: Facts, session: Session) -> int | None:
 
 
 def _sid_unknown(facts: Facts, session: Session) -> Action:
-    if session.event_sid is not None:
+    # Without the task's resource (a start conflict with a task we never started) a sid
+    # cannot be adopted: no query or stop reaches a task without its resource.
+    if session.event_sid is not None and session.resource_id is not None:
         return Action(Do.ADOPT, "recording event 40 named the sid")
     if facts.desired:
         if session.undesired_since_ms is not None:
@@ -173,6 +191,9 @@ def _recording(facts: Facts, session: Session) -> Action:
     check_due = session.check_due_ms
     if session.state is SessionState.STARTED and check_due is None:
         check_due = started
+    if check_due is not None and session.retry_due_ms is not None:
+        # After a transient failure the query waits for its retry time.
+        check_due = max(check_due, session.retry_due_ms)
     query_now = check_due is not None and facts.now_ms >= check_due
     if facts.desired:
         if session.undesired_since_ms is not None:

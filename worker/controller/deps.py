@@ -38,8 +38,14 @@ class ControllerConfig:
     lock_ttl_ms: int = 3_000
     """Lifetime of the channel lock without renewal (its holder renews it every third)."""
     confirm_delay_ms: int = 5_000
-    not_found_backoff_ms: tuple[int, ...] = (5_000, 10_000, 15_000)
-    """Query 404 → look again after each of these before declaring the task dead."""
+    not_found_backoff_ms: tuple[int, ...] = (5_000, 10_000, 15_000, 20_000, 30_000)
+    """Query 404 → look again after each of these in turn (the last repeats), until the
+    failover window has passed."""
+    failover_window_ms: int = 120_000
+    """How long after its first query 404 a task still counts as running: Agora's failover
+    moves a task within 90 s and answers 404 meanwhile (AUTOREC_FAILOVER_WINDOW_S)."""
+    dead_stop_attempts: int = 3
+    """Stop calls sent to a task declared dead before its session ends without an answer."""
     start_status_timeout_ms: int = 90_000
     """A task whose status never reaches 4/5 this long after start counts as dead."""
     retry_delay_ms: int = 3_000
@@ -104,6 +110,7 @@ def controller_config(settings: Settings) -> ControllerConfig:
         storage=StorageTarget.from_settings(settings),
         recorder_range=UidRange(lo, hi),
         confirm_delay_ms=int(settings.autorec_confirm_delay_s * 1000),
+        failover_window_ms=int(settings.autorec_failover_window_s * 1000),
         limiter_timeout_s=max(1.0, settings.autorec_reconcile_timeout_s / 3),
         reconcile_interval_s=settings.autorec_reconcile_interval_s,
         user_list_quiet_ms=int(min(5.0, settings.autorec_reconcile_interval_s) * 1000),

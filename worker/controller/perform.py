@@ -77,6 +77,9 @@ def _simple_change(step: Step, session: Session) -> Session:
             resource_ms=None,
             start_attempts=0,
             retry_due_ms=None,
+            # A sid we could not adopt (no resource of its task) must not be taken for the
+            # probe's own task.
+            event_sid=None,
         )
     if do is Do.SID_UNKNOWN:
         logger.warning(
@@ -107,4 +110,5 @@ def _simple_change(step: Step, session: Session) -> Session:
         sid=session.event_sid,
         started_ms=session.started_ms or now,
         check_due_ms=now,
+        retry_due_ms=None,
     )

@@ -77,6 +77,9 @@ class RecordingEventHandler:
             await self._recorder_started(event)
         elif kind is RecordingEventType.RECORDER_LEAVE and event.details.leave_code is not None:
             await self._note(event, current, RecordingFacts(leave_code=event.details.leave_code))
+            if current:
+                # The recorder left: proof the task is gone, also inside a failover window.
+                await self._wake(channel)
         elif kind is RecordingEventType.SESSION_EXIT:
             status = event.details.exit_status if event.details.exit_status is not None else 0
             await self._note(event, current, RecordingFacts(exit_status=status))

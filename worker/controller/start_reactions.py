@@ -123,7 +123,9 @@ async def _failed(fx: Effects, step: Step, session: Session, exc: Exception) -> 
 
 async def _conflict(fx: Effects, step: Step, session: Session, exc: Exception) -> bool:
     """start 400/53: a task with this (cname, uid) runs. Adopt it if recording event 40
-    told its sid (and one of our resources answers for it), else use the other uid."""
+    told its sid (and one of our resources answers for it); else it counts as this
+    session's task of unknown sid (it keeps the slot, nothing else starts in the channel):
+    a second recorder under the other uid would record the channel twice."""
     sighted = await fx.deps.redis.hget(keys.recorder_sightings(session.channel), str(session.uid))
     if sighted is not None:
         sid = sighted.decode()
@@ -150,17 +152,24 @@ async def _conflict(fx: Effects, step: Step, session: Session, exc: Exception) -
             )
             await fx.save(adopted, session)
             return True
-    uids = fx.deps.config.uids(session.channel)
-    other = 1 - session.uid_index
     logger.warning(
-        "channel=%r uid=%d: start conflict (53) with a task of unknown sid; switching to uid %d",
+        "channel=%r uid=%d: start conflict (53) with a task of unknown sid; it counts as this "
+        "channel's recording until event 40 names it or it is proven gone",
         session.channel,
         session.uid,
-        uids.uid(other),
     )
     fx.deps.metrics.drift(Drift.ORPHAN_RECORDING)
-    switched = replace(_reacquire(session, None, exc), uid=uids.uid(other), uid_index=other)
-    await fx.save(switched, session)
+    # The task runs on a resource we do not know, so no sid (event 40) can be adopted for
+    # it: with no resource the session waits, probes, or ends at Agora's idle exit.
+    unknown = replace(
+        session,
+        state=SessionState.SID_UNKNOWN,
+        resource_id=None,
+        started_ms=step.now_ms,
+        retry_due_ms=None,
+        last_error=error_text(exc),
+    )
+    await fx.save(unknown, session)
     return True
 
 

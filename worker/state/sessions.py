@@ -60,8 +60,10 @@ _INT_FIELDS: Final = (
     "confirmed_ms",
     "check_due_ms",
     "not_found",
+    "not_found_since_ms",
     "undesired_since_ms",
     "stop_requested_ms",
+    "stop_attempts",
     "leave_code",
     "exit_status",
     "failover_uid",
@@ -143,7 +145,10 @@ class Session:
     check_due_ms: int | None = None
     """When the next query is due (confirmation, 404 back-off, periodic check)."""
     not_found: int = 0
-    """Consecutive query 404s."""
+    """Consecutive query 404s (a stop answered 404 while in doubt counts too)."""
+    not_found_since_ms: int | None = None
+    """When the first of these 404s came: the failover window runs from it, and until it
+    has passed the task counts as running (it keeps its slot and the channel)."""
     retry_due_ms: int | None = None
     """Not before this time: the next attempt after a transient failure."""
     undesired_since_ms: int | None = None
@@ -151,6 +156,8 @@ class Session:
     when the channel hash has no `empty_since_ms`)."""
     stop_reason: str | None = None
     stop_requested_ms: int | None = None
+    stop_attempts: int = 0
+    """Stop calls made (or maybe made) in this session."""
     event_sid: str | None = None
     """A sid announced by recording event 40 for this (channel, uid)."""
     probe_of: str | None = None
@@ -194,11 +201,13 @@ class Session:
                 values[name] = tuple(str(v) for v in orjson.loads(text[name]))
         values.setdefault("not_found", 0)
         values.setdefault("start_attempts", 0)
+        values.setdefault("stop_attempts", 0)
         return cls(**values)
 
 
 _SET_FIELDS: Final = LuaScript("worker.state", "sessions_set_fields.lua")
 _UNINDEX_IF_GONE: Final = LuaScript("worker.state", "sessions_unindex_if_gone.lua")
+_CHECK_DUE: Final = LuaScript("worker.state", "sessions_check_due.lua")
 
 
 @dataclass
@@ -237,8 +246,13 @@ class SessionStore:
         return await self._set_fields(channel, facts.session_fields())
 
     async def set_check_due(self, channel: str, due_ms: int) -> bool:
-        """Make the existing session's next query due at `due_ms`; False if there is none."""
-        return await self._set_fields(channel, {"check_due_ms": str(due_ms)})
+        """Make the existing session's next query due by `due_ms`, unless that would cut a
+        back-off short: a session with query 404s outstanding or a retry not yet due keeps
+        its time (only the back-off's own schedule decides when the task is declared dead).
+        True if a query is now due by `due_ms`; False if not, or there is no session."""
+        return bool(
+            await _CHECK_DUE.run(self.redis, keys=[keys.session(channel)], args=[str(due_ms)])
+        )
 
     async def _set_fields(self, channel: str, fields: Mapping[str, str]) -> bool:
         args = [part for item in fields.items() for part in item]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.controller.decide import RESOURCE_TTL_MS, Do, Facts, decide
-from worker.state.sessions import Session, SessionState
+from worker.controller.decide import RESOURCE_TTL_MS, Do, Facts, decide, proven_gone
+from worker.state.sessions import MAY_RUN, Session, SessionState
 
 NOW = 1_700_000_100_000
 GRACE = 30_000
@@ -143,6 +143,35 @@ def test_an_exit_event_of_the_session_finishes_it() -> None:
     assert (action.do, action.outcome) == (Do.FINISH, "exited")
 
 
+def test_a_leave_event_of_the_session_finishes_it() -> None:
+    action = decide(facts(session(leave_code=4)))
+    assert (action.do, action.outcome) == (Do.FINISH, "exited")
+
+
+def test_the_leave_code_agora_says_to_ignore_proves_nothing() -> None:
+    assert decide(facts(session(leave_code=8, check_due_ms=NOW))).do is Do.QUERY
+
+
+def test_a_stop_waiting_out_a_failover_window_goes_at_once_when_event_11_proves_the_task_gone() -> (
+    None
+):
+    waiting = session(SessionState.STOPPING, retry_due_ms=NOW + 10_000, not_found=2)
+    assert decide(facts(waiting)).do is Do.WAIT
+    proven = session(SessionState.STOPPING, retry_due_ms=NOW + 10_000, exit_status=0)
+    assert decide(facts(proven)).do is Do.STOP
+
+
+def test_a_query_after_a_transient_failure_waits_for_its_retry_time() -> None:
+    failed = session(check_due_ms=NOW - 1_000, retry_due_ms=NOW + 2_000)
+    action = decide(facts(failed))
+    assert (action.do, action.due_ms) == (Do.WAIT, NOW + 2_000)
+
+
+def test_a_session_without_its_tasks_resource_never_adopts_a_sid() -> None:
+    conflicted = session(SessionState.SID_UNKNOWN, resource_id=None, event_sid="s9")
+    assert decide(facts(conflicted)).do is not Do.ADOPT
+
+
 def test_a_sid_announced_by_event_40_is_adopted() -> None:
     waiting = session(SessionState.SID_UNKNOWN, resource_id="r1", event_sid="s9")
     assert decide(facts(waiting)).do is Do.ADOPT
@@ -189,6 +218,7 @@ def _facts(draw: st.DrawFn) -> Facts:
             undesired_since_ms=draw(_maybe_time),
             start_attempts=draw(st.integers(0, 3)),
             exit_status=draw(st.sampled_from([None, 0, 1])),
+            leave_code=draw(st.sampled_from([None, 0, 4, 8])),
             event_sid=draw(st.sampled_from([None, "s9"])),
         )
     return facts(
@@ -231,3 +261,10 @@ def test_a_slot_is_taken_only_for_a_wanted_channel_without_a_session(situation: 
     if decide(situation).do is Do.TAKE_SLOT:
         assert situation.desired
         assert situation.session is None
+
+
+@given(_facts())
+def test_a_session_whose_task_may_run_ends_only_when_proven_gone(situation: Facts) -> None:
+    current = situation.session
+    if decide(situation).do is Do.FINISH and current is not None and current.sid is not None:
+        assert current.state not in MAY_RUN or proven_gone(current)

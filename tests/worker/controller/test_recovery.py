@@ -7,7 +7,7 @@ import dataclasses
 from sandbox.faults import FaultRule
 from tests.support.controller import Stack
 from tests.support.waiting import eventually
-from worker.controller.recorder_uids import BACKUP, PRIMARY
+from worker.controller.recorder_uids import PRIMARY
 from worker.state.sessions import SessionState
 
 
@@ -26,7 +26,7 @@ async def test_an_uncertain_start_retried_on_its_resource_waits_for_event_40_and
     assert len(stack.running()) == 1
 
 
-async def test_a_conflict_with_a_task_of_unknown_sid_switches_to_the_backup_uid(
+async def test_a_conflict_with_a_task_of_unknown_sid_keeps_the_slot_and_starts_no_second_recorder(
     stack: Stack,
 ) -> None:
     await stack.join("room-1", 11)
@@ -35,9 +35,20 @@ async def test_a_conflict_with_a_task_of_unknown_sid_switches_to_the_backup_uid(
     # Our records of that recording are lost (its task keeps running at Agora).
     await stack.deps.sessions.delete("room-1")
     await stack.deps.slots.release("room-1")
-    second = await stack.until_state("room-1", SessionState.RUNNING)
-    assert second.uid_index == BACKUP
-    assert {t.recorder_uid for t in stack.running("room-1")} == {first.uid, second.uid}
+    orphan = await stack.until_state("room-1", SessionState.SID_UNKNOWN)
+    assert (orphan.uid, orphan.resource_id) == (first.uid, None)
+    # Probes (every 300 ms here) keep meeting the same task: nothing else ever starts.
+    await eventually(lambda: _conflicted_twice(stack, "room-1"), what="a probe answered 53")
+    assert [t.sid for t in stack.running("room-1")] == [first.sid]
+    assert await stack.deps.slots.holders() == ["room-1"]
+    started = [c for c in stack.world.calls if c.endpoint == "start" and c.status < 300]
+    assert len(started) == 1
+
+
+async def _conflicted_twice(stack: Stack, channel: str) -> bool:
+    await stack.reconcile(channel)
+    conflicts = [c for c in stack.world.calls if c.endpoint == "start" and c.code == 53]
+    return len(conflicts) >= 2
 
 
 async def test_a_conflict_with_a_task_announced_by_event_40_adopts_that_task(stack: Stack) -> None:

@@ -209,5 +209,17 @@ class ChannelBook:
             data["audience_total"] = len(audience)
         return {"success": True, "data": data}
 
+    def channel_list(self, *, page_no: int, page_size: int) -> JsonObject:
+        """One page of the channel-management channel list (agora-facts §5): channels with
+        members, oldest first, each with its `user_count` (recorders included, they are
+        members). Pages are slices of the live list, so a channel created or destroyed
+        between two pages shifts the rest: one may repeat or be missed, as Agora warns."""
+        names = list(self.channels)
+        page = names[page_no * page_size : (page_no + 1) * page_size]
+        channels = [
+            {"channel_name": name, "user_count": len(self.channels[name].members)} for name in page
+        ]
+        return {"success": True, "data": {"channels": channels, "total_size": len(names)}}
+
     def _now_s(self) -> int:
         return int(self._clock.time())

@@ -1,5 +1,6 @@
 """The Cloud Recording operations on the world: acquire, start, query, update, updateLayout,
-stop and the channel user list, each returning a 200 body or raising AgoraError."""
+stop, the channel user list and the channel list, each returning a 200 body or raising
+AgoraError."""
 
 from __future__ import annotations
 
@@ -167,6 +168,30 @@ def stop(world: Sandbox, resource_id: str, sid: str, mode: Mode, body: object) -
 def user_list(world: Sandbox, channel: str, *, hosts_only: bool) -> JsonObject:
     """The channel-management user list, recorders included."""
     return world.channels.user_list(channel, hosts_only=hosts_only)
+
+
+#: The channel list's page size bounds and default (agora-facts §5).
+PAGE_SIZE_MAX = 500
+PAGE_SIZE_DEFAULT = 100
+
+
+def _page_param(raw: str | None, name: str, default: int, lowest: int, highest: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise AgoraError(400, message=f"invalid {name}") from None
+    if not lowest <= value <= highest:
+        raise AgoraError(400, message=f"invalid {name}")
+    return value
+
+
+def channel_list(world: Sandbox, page_no: str | None, page_size: str | None) -> JsonObject:
+    """One page of the channels with members (`page_no` from 0, `page_size` 1..500)."""
+    number = _page_param(page_no, "page_no", 0, 0, 2**31 - 1)
+    size = _page_param(page_size, "page_size", PAGE_SIZE_DEFAULT, 1, PAGE_SIZE_MAX)
+    return world.channels.channel_list(page_no=number, page_size=size)
 
 
 def ncs_ips() -> JsonObject:

@@ -65,7 +65,8 @@ async def _answer(
         raise AgoraError(429, message="API rate limit exceeded")
     appid = request.path_params.get("appid")
     if appid is not None and appid != world.config.app_id:
-        text = "invalid appid" if endpoint is Endpoint.USER_LIST else "appid is invalid"
+        management = endpoint in (Endpoint.USER_LIST, Endpoint.CHANNEL_LIST)
+        text = "invalid appid" if management else "appid is invalid"
         raise AgoraError(400, message=text)
     fault = world.faults.for_request(endpoint)
     if fault is not None and fault.error is not None and not fault.after:
@@ -193,6 +194,14 @@ def agora_routes() -> list[Route]:
             "GET",
             lambda w, r, b: endpoints.user_list(
                 w, r.path_params["channel"], hosts_only="hosts_only" in r.query_params
+            ),
+        ),
+        _route(
+            "/dev/v1/channel/{appid}",
+            Endpoint.CHANNEL_LIST,
+            "GET",
+            lambda w, r, b: endpoints.channel_list(
+                w, r.query_params.get("page_no"), r.query_params.get("page_size")
             ),
         ),
         _route("/v1/ncs/ip", Endpoint.NCS_IP, "GET", lambda w, r, b: endpoints.ncs_ips()),

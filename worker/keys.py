@@ -124,5 +124,12 @@ def start_backoff(name: str) -> str:
 
 #: String: the round-robin cursor of the periodic user-list check (a channel name).
 HEAL_CURSOR: Final = f"{PREFIX}heal:cursor"
+#: String: the round-robin cursor of the user-list check of recording channels (a channel).
+HEAL_RECORDING_CURSOR: Final = f"{PREFIX}heal:recording_cursor"
+#: String: the channel-list page the next periodic pass reads first (a page number).
+CHANNEL_LIST_PAGE: Final = f"{PREFIX}heal:channel_page"
+#: Hash: channel → `<user_count>:<ms>`, a listed channel whose user list showed nobody who
+#: counts (audience only, recorders) at that member count and time; not asked again soon.
+LISTED_NOBODY: Final = f"{PREFIX}heal:listed_nobody"
 #: String: where in the list of old channels the next idle-channel sweep continues (an offset).
 IDLE_CURSOR: Final = f"{PREFIX}idle:cursor"

@@ -88,6 +88,10 @@ class RecordingPaths:
         """The user list of an RTC channel (channel management API)."""
         return f"/dev/v1/channel/user/{quote(self.app_id, safe='')}/{quote(channel_name, safe='')}"
 
+    def channel_list(self) -> str:
+        """The list of the App ID's RTC channels that have users (channel management API)."""
+        return f"/dev/v1/channel/{quote(self.app_id, safe='')}"
+
 
 def acquire_call(
     paths: RecordingPaths,
@@ -204,6 +208,27 @@ def user_list_call(paths: RecordingPaths, channel_name: str, *, hosts_only: bool
         "GET",
         paths.user_list(channel_name),
         params={"hosts_only": "true"} if hosts_only else None,
+    )
+
+
+#: Agora's bounds of the channel list's `page_size` (agora-facts §5).
+CHANNEL_LIST_PAGE_SIZE_MAX = 500
+
+
+def channel_list_call(paths: RecordingPaths, *, page_no: int, page_size: int) -> Call:
+    """One page of the App ID's channels with users (`page_no` from 0, `page_size` 1..500)."""
+    endpoint = Endpoint.CHANNEL_LIST
+    if page_no < 0:
+        raise AgoraValidationError("page_no", "must be 0 or more", endpoint=endpoint)
+    if not 1 <= page_size <= CHANNEL_LIST_PAGE_SIZE_MAX:
+        raise AgoraValidationError(
+            "page_size", f"must be 1..{CHANNEL_LIST_PAGE_SIZE_MAX}", endpoint=endpoint
+        )
+    return Call(
+        endpoint,
+        "GET",
+        paths.channel_list(),
+        params={"page_no": str(page_no), "page_size": str(page_size)},
     )
 
 

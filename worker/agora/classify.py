@@ -20,6 +20,7 @@ class Endpoint(StrEnum):
     UPDATE_LAYOUT = "updateLayout"
     STOP = "stop"
     USER_LIST = "user_list"
+    CHANNEL_LIST = "channel_list"
     NCS_IP = "ncs_ip"
 
 

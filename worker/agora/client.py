@@ -1,4 +1,4 @@
-"""The async Agora Cloud Recording client (plus channel user list and NCS IP list).
+"""The async Agora Cloud Recording client (plus channel user and channel lists, NCS IP list).
 
 Every method validates its whole request first (`worker.agora.calls`) and raises
 `AgoraValidationError` naming the field before anything is sent. Answers are typed models;
@@ -42,6 +42,7 @@ from worker.agora.calls import (
     Call,
     RecordingPaths,
     acquire_call,
+    channel_list_call,
     ncs_ip_call,
     query_call,
     start_call,
@@ -61,6 +62,8 @@ from worker.agora.models.requests import (
 )
 from worker.agora.models.responses import (
     AcquireResponse,
+    ChannelListAnswer,
+    ChannelListPage,
     ChannelUsers,
     NcsIpAnswer,
     QueryResponse,
@@ -295,6 +298,19 @@ class AgoraClient:
         call = user_list_call(self._paths, channel_name, hosts_only=hosts_only)
         answer = await self._requester.send(call)
         listing = self._parse(call, answer, UserListAnswer)
+        if not listing.success:
+            raise bad_response(call.endpoint, answer, '"success" is false')
+        return listing.data
+
+    async def channel_list(self, *, page_no: int = 0, page_size: int = 100) -> ChannelListPage:
+        """One page of the App ID's channels that have users, with their user counts.
+
+        Agora pages a live list: a channel may repeat across pages, or be missed, when
+        channels come and go while the pages are read.
+        """
+        call = channel_list_call(self._paths, page_no=page_no, page_size=page_size)
+        answer = await self._requester.send(call)
+        listing = self._parse(call, answer, ChannelListAnswer)
         if not listing.success:
             raise bad_response(call.endpoint, answer, '"success" is false')
         return listing.data

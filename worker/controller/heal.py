@@ -46,6 +46,8 @@ class HealResult:
     channel: str
     outcome: HealOutcome
     uids: tuple[int, ...] = ()
+    qualifying_at_agora: int | None = None
+    """Users Agora lists who count (None when the list was not read)."""
 
 
 async def _recorder_uids(deps: ControllerDeps, channel: str) -> set[int]:
@@ -66,7 +68,9 @@ async def heal_channel(deps: ControllerDeps, channel: str, *, now_ms: int) -> He
     if updated_ms is not None and now_ms - updated_ms < deps.config.user_list_quiet_ms:
         return HealResult(channel, HealOutcome.SKIPPED)
     policy = deps.policies.match(channel)
-    users = await deps.agora.channel_users(channel)
+    # Without audience counting only hosts matter: a live channel's list then leaves out
+    # up to 10,000 audience uids.
+    users = await deps.agora.channel_users(channel, hosts_only=not policy.count_audience)
     recorders = await _recorder_uids(deps, channel)
 
     def qualifies(uid: int) -> bool:
@@ -103,7 +107,7 @@ async def heal_channel(deps: ControllerDeps, channel: str, *, now_ms: int) -> He
             result.gen,
         )
         await _wake_if_changed(deps, channel, result.changed, result.gen)
-        return HealResult(channel, HealOutcome.CLEARED, tuple(sorted(counted)))
+        return HealResult(channel, HealOutcome.CLEARED, tuple(sorted(counted)), 0)
     unknown = sorted((at_agora | audience) - members.keys())
     changed, gen = False, state.gen if state is not None else 0
     for uid in unknown:
@@ -128,8 +132,8 @@ async def heal_channel(deps: ControllerDeps, channel: str, *, now_ms: int) -> He
             "channel=%r: Agora lists users we had no event for: %s; added", channel, unknown
         )
         await _wake_if_changed(deps, channel, changed, gen)
-        return HealResult(channel, HealOutcome.ADDED, tuple(unknown))
-    return HealResult(channel, HealOutcome.IN_SYNC)
+        return HealResult(channel, HealOutcome.ADDED, tuple(unknown), len(at_agora | audience))
+    return HealResult(channel, HealOutcome.IN_SYNC, qualifying_at_agora=len(at_agora | audience))
 
 
 async def _wake_if_changed(deps: ControllerDeps, channel: str, changed: bool, gen: int) -> None:

@@ -34,6 +34,7 @@ _OPERATIONS: Final = (
     ("/ncs/ip", "ncs_ip"),
 )
 _USER_LIST: Final = "/dev/v1/channel/user/"
+_CHANNEL_LIST: Final = "/dev/v1/channel/"
 OTHER: Final = "other"
 
 
@@ -55,6 +56,8 @@ def agora_operation(path: str) -> str:
     """The operation label of an Agora request path (never the ids in it)."""
     if _USER_LIST in path:
         return "user_list"
+    if _CHANNEL_LIST in path:
+        return "channel_list"
     for ending, operation in _OPERATIONS:
         if path.endswith(ending):
             return operation

@@ -10,9 +10,11 @@ One pass, bounded in work and Agora requests:
 3. A reconcile is enqueued for every channel with a session, every channel that wants a
    recording, every waiting channel (one no longer wanting leaves the queue) and every
    channel `Slots.admissible` says fits now.
-4. The channel user list is checked for channels we believe occupied or recording, round
-   robin from a cursor, within what is left of the request budget of one interval
-   (`max_api_qps * interval / 2`, less one query per session), healing lost notifications.
+4. User lists heal lost notifications (`user_list_round`), within what is left of the
+   request budget of one interval (`max_api_qps * interval / 2`, less one query per
+   session): first every channel whose recording may be running (a lost leave costs money),
+   then channels Agora's channel list reports occupied that we believe empty (lost joins,
+   `lost_joins`), then the other channels we believe occupied, round robin.
 5. Channels idle for longer than `IDLE_CHANNEL_HORIZON_MS` are forgotten (`forget_idle`):
    at most `IDLE_SWEEP_LIMIT` candidates a pass, each checked and deleted in one script.
 """
@@ -20,18 +22,16 @@ One pass, bounded in work and Agora requests:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from worker import keys
-from worker.agora import AgoraError
 from worker.controller.effects import Effects
-from worker.controller.heal import HealOutcome, heal_channel
+from worker.controller.heal import HealOutcome
 from worker.controller.metrics import Drift
+from worker.controller.user_list_round import check_user_lists
 from worker.state.channel_lock import ChannelBusy, channel_lock
 from worker.state.forget import forget_if_idle
-from worker.state.ratelimit import RateLimitTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class SweepReport:
     woken: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     healed: dict[str, HealOutcome] = field(default_factory=dict)
+    listed: int = 0
+    """Channels Agora's channel list named in this pass."""
     forgotten: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -61,7 +63,7 @@ class SweepReport:
             f"sessions={self.sessions} rebuilt={len(self.rebuilt)} "
             f"released={len(self.released)} woken={len(self.woken)} "
             f"user_lists={len(self.checked)} healed={len(self.healed)} "
-            f"forgotten={len(self.forgotten)}"
+            f"listed={self.listed} forgotten={len(self.forgotten)}"
         )
 
 
@@ -78,17 +80,6 @@ async def _tracked_channels(fx: Effects) -> tuple[list[str], list[str]]:
     desired = [c for c, (d, _) in zip(channels, rows, strict=True) if d == b"1"]
     occupied = [c for c, (_, o) in zip(channels, rows, strict=True) if o not in (None, b"0")]
     return desired, occupied
-
-
-def _round_robin(candidates: Iterable[str], cursor: str | None, budget: int) -> list[str]:
-    ordered = sorted(set(candidates))
-    if not ordered or budget <= 0:
-        return []
-    start = 0
-    if cursor is not None:
-        start = next((i for i, c in enumerate(ordered) if c > cursor), 0)
-    rotated = ordered[start:] + ordered[:start]
-    return rotated[:budget]
 
 
 async def sweep(fx: Effects) -> SweepReport:
@@ -124,6 +115,8 @@ async def sweep(fx: Effects) -> SweepReport:
 
     for session in sessions:
         if session.sid is not None:
+            # Never earlier than a back-off set it: a task answering 404 counts as running
+            # until its failover window has passed, whatever the periodic pass does.
             await deps.sessions.set_check_due(session.channel, now)
     desired, occupied = await _tracked_channels(fx)
     waiting = await deps.slots.waiting()
@@ -133,29 +126,11 @@ async def sweep(fx: Effects) -> SweepReport:
         await fx.wake(channel, now, now_ms=now)
     report.woken = to_wake
 
-    interval_budget = int(deps.config.max_api_qps * deps.config.reconcile_interval_s / 2)
-    budget = max(1, interval_budget - len(sessions))
-    cursor_raw = await deps.redis.get(keys.HEAL_CURSOR)
-    cursor = cursor_raw.decode() if cursor_raw is not None else None
-    candidates = _round_robin(set(occupied) | with_session, cursor, budget)
-    for channel in candidates:
-        if not await fx.spare_api_capacity():
-            logger.info("reconcile_all: the rate limit is busy; user lists continue next pass")
-            break
-        try:
-            result = await heal_channel(deps, channel, now_ms=now)
-        except RateLimitTimeout:
-            logger.info("reconcile_all: request budget used up; user lists continue next pass")
-            break
-        except AgoraError as exc:
-            logger.warning("reconcile_all: user list of %r unavailable: %s", channel, exc)
-            continue
-        report.checked.append(channel)
-        if result.outcome in (HealOutcome.CLEARED, HealOutcome.ADDED):
-            report.healed[channel] = result.outcome
+    heal = await check_user_lists(
+        deps, fx.spare_api_capacity, sessions=sessions, occupied=occupied, now_ms=now
+    )
+    report.checked, report.healed, report.listed = heal.checked, heal.healed, heal.listed
     deps.metrics.drift(Drift.HEALED_MEMBERSHIP, len(report.healed))
-    if report.checked:
-        await deps.redis.set(keys.HEAL_CURSOR, report.checked[-1])
     report.forgotten = await forget_idle(fx, now)
     logger.info("reconcile_all: %s", report.summary())
     return report

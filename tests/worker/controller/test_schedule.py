@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.controller.sweep import _round_robin
+from worker.controller.user_list_round import round_robin
 from worker.main import reconcile_schedule
 
 
@@ -17,10 +17,10 @@ def test_an_interval_of_minutes_runs_at_those_minutes() -> None:
 
 def test_the_user_list_round_continues_after_the_last_channel_checked() -> None:
     channels = ["a", "b", "c", "d"]
-    assert _round_robin(channels, None, 2) == ["a", "b"]
-    assert _round_robin(channels, "b", 2) == ["c", "d"]
-    assert _round_robin(channels, "d", 3) == ["a", "b", "c"]
+    assert round_robin(channels, None, 2) == ["a", "b"]
+    assert round_robin(channels, "b", 2) == ["c", "d"]
+    assert round_robin(channels, "d", 3) == ["a", "b", "c"]
 
 
 def test_no_budget_checks_nothing() -> None:
-    assert _round_robin(["a"], None, 0) == []
+    assert round_robin(["a"], None, 0) == []

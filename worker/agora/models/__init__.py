@@ -37,6 +37,8 @@ from worker.agora.models.requests import (
 )
 from worker.agora.models.responses import (
     AcquireResponse,
+    ChannelListEntry,
+    ChannelListPage,
     ChannelProfile,
     ChannelUsers,
     ExtensionServicePayload,
@@ -77,6 +79,8 @@ __all__ = [
     "AudioProfile",
     "AudioUidList",
     "AvFileType",
+    "ChannelListEntry",
+    "ChannelListPage",
     "ChannelProfile",
     "ChannelType",
     "ChannelUsers",

@@ -229,6 +229,31 @@ class UserListAnswer(ResponseModel):
     data: ChannelUsers
 
 
+class ChannelListEntry(ResponseModel):
+    """One channel of the channel list."""
+
+    channel_name: str = Field(validation_alias=AliasChoices("channel_name", "channelName"))
+    user_count: int = Field(ge=0, validation_alias=AliasChoices("user_count", "userCount"))
+    """Everyone in the channel, a recorder bot included (it is a channel member)."""
+
+
+class ChannelListPage(ResponseModel):
+    """`data` of one page of the channel list."""
+
+    channels: list[ChannelListEntry] = Field(default_factory=list)
+    total_size: int = Field(
+        default=0, ge=0, validation_alias=AliasChoices("total_size", "totalSize")
+    )
+    """Channels with users across all pages (when the page was read)."""
+
+
+class ChannelListAnswer(ResponseModel):
+    """The whole channel-list body: `{"success": true, "data": {...}}`."""
+
+    success: bool
+    data: ChannelListPage
+
+
 class NcsHost(ResponseModel):
     """One NCS sender host."""
 

@@ -27,7 +27,9 @@ from webhooks.metrics import WebhookMetrics, build_registry
 from webhooks.probes import Probes
 from webhooks.receive import AgoraWebhook, EventsWebhook
 from webhooks.signatures import Webhook
+from worker.redis_target import RedisTarget, parse_redis_url
 from worker.settings import ConfigError, Settings
+from worker.state.connection import Timeouts, connect
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +47,17 @@ class AppState(TypedDict):
     """Deduplicated enqueue into the events stream."""
 
 
-def connect_redis(url: str) -> aioredis.Redis[bytes]:
+def connect_redis(target: RedisTarget | str) -> aioredis.Redis[bytes]:
     """A Redis client with short timeouts; a dropped connection is retried once.
 
     The retry is safe for the enqueue script: its dedupe key turns a second run into a
-    "duplicate" answer.
+    "duplicate" answer. With Sentinel the retry asks for the current primary; while none is
+    known, requests get 503 and their senders retry (no waiting out a failover here).
     """
-    return aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
-        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
-        retry_on_error=[RedisConnectionError],
-    )
+    if isinstance(target, str):
+        target = parse_redis_url(target)
+    timeouts = Timeouts(connect_s=REDIS_CONNECT_TIMEOUT_S, socket_s=REDIS_SOCKET_TIMEOUT_S)
+    return connect(target, timeouts, retry_on_error=[RedisConnectionError])
 
 
 def _events_webhook(settings: Settings) -> Webhook | None:
@@ -111,12 +112,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
-        redis = connect_redis(settings.redis_url)
+        redis = connect_redis(settings.redis_target)
         queue = EventQueue(
             redis,
             stream=settings.autorec_events_stream,
             dedupe_ttl_s=settings.autorec_dedupe_ttl_s,
             stream_maxlen=settings.autorec_stream_maxlen,
+            replica_ack_timeout_ms=settings.replica_ack_timeout_ms,
         )
         try:
             await queue.load_script()

@@ -10,6 +10,14 @@ Requests that reach the queue in the same event-loop turn share one pipelined ro
 (each still runs its own script): under load this divides the client's per-command cost,
 and a lone request waits no longer than one loop turn for company.
 
+With a replica wait (`replica_ack_timeout_ms`, on by default when REDIS_URL names a
+Sentinel set), each round trip ends with `WAIT 1 <ms>` and `ROLE`: while the primary has an
+online replica, events no replica confirmed in time are refused (503), so a failover right
+after a 200 cannot lose them. A duplicate refreshes its dedupe key, a write that makes the
+`WAIT` after it cover the original event too. With Sentinel, the pooled connections come
+from a Sentinel-managed pool: a demoted primary's READONLY drops the connection, and the one
+retry below asks the Sentinels for the new primary.
+
 Commands are packed by redis-py's synchronous connection, whose packer is hiredis's C
 encoder (installed with `redis[hiredis]`): about 1.5 µs per event, against about 7 µs for
 the pure-Python packer of redis-py's asyncio connection. The bytes are the same. The script's
@@ -61,6 +69,18 @@ _pack = _packer()
 _SCRIPT: Final = LuaScript("webhooks", "enqueue.lua")
 
 
+class ReplicaAckTimeout(RedisError):
+    """The primary has replicas and none confirmed holding the events in time."""
+
+
+def _online_replicas(role: object) -> int:
+    """Online replicas in a `ROLE` reply (0 when it is no primary's or an error)."""
+    if isinstance(role, list) and len(role) >= 3 and role[0] == b"master":
+        replicas = role[2]
+        return len(replicas) if isinstance(replicas, list) else 0
+    return 0
+
+
 class EventQueue:
     """Enqueue verified events into the events stream, at most once per event id."""
 
@@ -71,8 +91,12 @@ class EventQueue:
         stream: str,
         dedupe_ttl_s: int,
         stream_maxlen: int,
+        replica_ack_timeout_ms: int = 0,
     ) -> None:
         self._redis = redis
+        self._replica_ack_timeout_ms = replica_ack_timeout_ms
+        #: Online replicas of the primary at the last round trip (None: not known yet).
+        self._replicas: int | None = None
         self._stream = stream
         self._dedupe_ttl_s = dedupe_ttl_s
         self._stream_maxlen = stream_maxlen
@@ -90,8 +114,12 @@ class EventQueue:
         return self._stream
 
     async def load_script(self) -> None:
-        """Load the script into Redis's script cache (done again whenever Redis lost it)."""
+        """Load the script into Redis's script cache (done again whenever Redis lost it);
+        with a replica wait, also learn whether the primary has replicas."""
         await _SCRIPT.load(self._redis)
+        if self._replica_ack_timeout_ms > 0:
+            (role,) = await self._send([command("ROLE")])
+            self._replicas = _online_replicas(role)
 
     async def enqueue(self, source: str, event_id: str, fields: Mapping[str, FieldValue]) -> bool:
         """Add `fields` as one stream entry unless `source` sent `event_id` before; True if added.
@@ -161,11 +189,40 @@ class EventQueue:
         """Send encoded commands on one pooled connection; error replies come back as values.
 
         A dropped connection is retried once on a fresh one (the script is idempotent).
+        With a replica wait, the round trip ends with `WAIT 1 <ms>` (when the primary had
+        replicas at the last round trip) and `ROLE`.
         """
+        extra = self._replication_commands()
         try:
-            return await self._send(payloads)
+            replies = await self._send(payloads + extra)
         except RedisConnectionError:
-            return await self._send(payloads)
+            replies = await self._send(payloads + extra)
+        if not extra:
+            return replies
+        return self._judge_replication(replies[: len(payloads)], replies[len(payloads) :])
+
+    def _replication_commands(self) -> list[bytes]:
+        if self._replica_ack_timeout_ms <= 0:
+            return []
+        role = command("ROLE")
+        if self._replicas == 0:
+            return [role]
+        return [command("WAIT", 1, self._replica_ack_timeout_ms), role]
+
+    def _judge_replication(self, replies: list[object], extra: list[object]) -> list[object]:
+        """`replies`, each write turned into an error when the primary has replicas and none
+        acknowledged it in time (the sender retries; a retry is a "duplicate" only once
+        a replica holds the event, since the script refreshes the dedupe key then)."""
+        self._replicas = _online_replicas(extra[-1])
+        if len(extra) == 1 or self._replicas == 0:
+            return replies
+        acked = extra[0]
+        if isinstance(acked, int) and acked >= 1:
+            return replies
+        refused = ReplicaAckTimeout(
+            f"no replica acknowledged within {self._replica_ack_timeout_ms} ms"
+        )
+        return [reply if isinstance(reply, BaseException) else refused for reply in replies]
 
     async def _send(self, payloads: list[bytes]) -> list[object]:
         pool = self._redis.connection_pool

@@ -9,7 +9,8 @@ attribute. The pieces are therefore:
 - `worker_settings(settings)`: the complete arq settings (a dict arq accepts) for one
   Settings object: the controller's jobs with their configured timeouts, the
   `reconcile_all` cron, `poll_delay`/`max_jobs` from the settings, `redis_settings` from
-  `REDIS_URL` and the Settings passed in `ctx`.
+  `REDIS_URL` (for a Sentinel set also `redis_pool`, a pool that rides through a failover)
+  and the Settings passed in `ctx`.
   `autorec worker` runs `arq.worker.run_worker(worker_settings(settings))`.
 - `WorkerSettings`: `worker_settings(Settings.load())`, built on first access (module
   `__getattr__`), so `arq worker.main.WorkerSettings` works and importing this module reads
@@ -25,7 +26,6 @@ import socket
 from typing import Final, cast
 
 import redis.asyncio as aioredis
-from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
@@ -43,6 +43,7 @@ from worker.ingest.normalize import UidRange
 from worker.metrics import WorkerMetrics, start_metrics_server
 from worker.policies import load_policies
 from worker.settings import Settings
+from worker.state.connection import WORKER_TIMEOUTS, arq_pool, arq_settings, connect
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ async def startup(ctx: WorkerContext) -> None:
     ctx["controller"] = controller
     port = settings.autorec_worker_metrics_port
     ctx["metrics_server"] = start_metrics_server(metrics.registry, port=port) if port else None
-    consumer_redis: aioredis.Redis[bytes] = aioredis.Redis.from_url(settings.redis_url)
+    consumer_redis: aioredis.Redis[bytes] = connect(settings.redis_target, WORKER_TIMEOUTS)
     ctx["consumer_redis"] = consumer_redis
 
     async def wake_reconcile(channel: str, gen: int) -> None:
@@ -216,7 +217,11 @@ def worker_settings(settings: Settings) -> dict[str, object]:
     options["poll_delay"] = settings.autorec_poll_delay_s
     options["max_jobs"] = settings.autorec_max_jobs
     options["job_timeout"] = settings.autorec_reconcile_timeout_s
-    options["redis_settings"] = RedisSettings.from_dsn(settings.redis_url)
+    target = settings.redis_target
+    options["redis_settings"] = arq_settings(target)
+    if target.is_sentinel:
+        # arq's own Sentinel pool has no timeouts or failover retries (worker/state/connection.py).
+        options["redis_pool"] = arq_pool(target, WORKER_TIMEOUTS)
     options["ctx"] = {"settings": settings}
     return options
 

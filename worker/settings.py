@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from worker.redis_target import RedisTarget, parse_redis_url
+from worker.redis_target import redact_url as redact_url
 
 
 class ConfigError(Exception):
@@ -20,6 +22,8 @@ class ConfigError(Exception):
 
 
 _UID_MAX = 2**32 - 1
+#: Replica wait of an accepted webhook event when REDIS_URL names a Sentinel set.
+DEFAULT_SENTINEL_REPLICA_ACK_MS = 250
 
 
 class Settings(BaseSettings):
@@ -58,7 +62,17 @@ class Settings(BaseSettings):
 
     # --- Redis -----------------------------------------------------------------------------
     redis_url: str = Field(
-        default="redis://localhost:6379/0", description="Redis URL (state, queue, events)."
+        default="redis://localhost:6379/0",
+        description="Redis URL (state, queue, events): redis://, rediss://, unix://, or a "
+        "Sentinel set as redis+sentinel://[:password@]host:26379,host:26379,.../MASTER[/DB].",
+    )
+    autorec_replica_ack_timeout_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=60_000,
+        description="Milliseconds the webhook service waits for a replica to hold each accepted "
+        "event (Redis WAIT) before answering 200, when the primary has replicas; none in time: "
+        "503. 0 never waits; unset: 250 with a Sentinel REDIS_URL, else 0.",
     )
 
     # --- Controller -------------------------------------------------------------------------
@@ -135,6 +149,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds after a start before the recording is confirmed by a query.",
     )
+    autorec_failover_window_s: float = Field(
+        default=120,
+        gt=0,
+        description="Seconds a recording whose query answers 404 is still counted as running "
+        "(Agora's failover takes up to 90 s), before it is declared dead and replaced.",
+    )
     autorec_poll_delay_s: float = Field(
         default=0.005,
         gt=0,
@@ -178,6 +198,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return [url.rstrip("/") for url in value]
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        parse_redis_url(value)  # its ValueError is the one-line message
+        return value.strip()
+
     @field_validator("agora_app_id")
     @classmethod
     def _check_app_id(cls, value: str | None) -> str | None:
@@ -201,6 +227,18 @@ class Settings(BaseSettings):
         if self.storage_vendor == 11 and not self.storage_endpoint:
             raise ValueError("STORAGE_ENDPOINT is required when STORAGE_VENDOR is 11")
         return self
+
+    @property
+    def redis_target(self) -> RedisTarget:
+        """REDIS_URL parsed: one server or a Sentinel set."""
+        return parse_redis_url(self.redis_url)
+
+    @property
+    def replica_ack_timeout_ms(self) -> int:
+        """How long an accepted webhook event waits for a replica (0: not at all)."""
+        if self.autorec_replica_ack_timeout_ms is not None:
+            return self.autorec_replica_ack_timeout_ms
+        return DEFAULT_SENTINEL_REPLICA_ACK_MS if self.redis_target.is_sentinel else 0
 
     @property
     def recorder_uid_range(self) -> tuple[int, int]:
@@ -253,14 +291,3 @@ def _one_line(exc: ValidationError) -> str:
     name = ".".join(str(part) for part in err["loc"]).upper() or "configuration"
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{name}: {message}"
-
-
-def redact_url(url: str) -> str:
-    """`url` without its password (REDIS_URL may carry one)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))

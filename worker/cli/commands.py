@@ -36,11 +36,10 @@ def run_dev(options: DevOptions, *, grace_s: float) -> int:
 
     settings = Settings.load()
     if "redis_url" in settings.model_fields_set:
-        _check_redis_url(settings.redis_url)
         from redis.exceptions import RedisError
 
         try:
-            asyncio.run(_ping_redis(settings.redis_url))
+            asyncio.run(_ping_redis(settings))
         except (RedisError, OSError) as exc:
             _redis_unreachable(settings.redis_url, exc)
             return 1
@@ -90,7 +89,6 @@ def run_worker(*, burst: bool, check: bool) -> int:
     """Run one arq worker until SIGINT/SIGTERM; with `check`, report the queue's health."""
     settings = Settings.load()
     level = log_level(settings.autorec_log_level)
-    _check_redis_url(settings.redis_url)
     if not check:
         _check_worker_configuration(settings)
 
@@ -120,27 +118,15 @@ def run_worker(*, burst: bool, check: bool) -> int:
     return 0
 
 
-async def _ping_redis(url: str) -> None:
-    """PING the Redis at `url`; raises what the client raises when it cannot."""
-    import redis.asyncio as aioredis
+async def _ping_redis(settings: Settings) -> None:
+    """PING the Redis of REDIS_URL; raises what the client raises when it cannot."""
+    from worker.state.connection import COMMAND_TIMEOUTS, connect
 
-    client: aioredis.Redis[bytes] = aioredis.Redis.from_url(
-        url, socket_connect_timeout=3, socket_timeout=5
-    )
+    client = connect(settings.redis_target, COMMAND_TIMEOUTS)
     try:
         await client.ping()
     finally:
         await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
-
-
-def _check_redis_url(url: str) -> None:
-    """ConfigError naming REDIS_URL when arq cannot parse it."""
-    from arq.connections import RedisSettings
-
-    try:
-        RedisSettings.from_dsn(url)
-    except ValueError as exc:
-        raise ConfigError(f"REDIS_URL: {exc}") from None
 
 
 def _check_worker_configuration(settings: Settings) -> None:
@@ -167,16 +153,14 @@ def run_status(*, as_json: bool, failures: int) -> int:
 
     Redis unreachable (or refusing us) is one line on stderr and exit status 1.
     """
-    import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
     from worker.cli.status import read_status, render_status, status_console, status_json
+    from worker.state.connection import COMMAND_TIMEOUTS, connect
 
     settings = Settings.load()
     try:
-        client: aioredis.Redis[bytes] = aioredis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=3, socket_timeout=5
-        )
+        client = connect(settings.redis_target, COMMAND_TIMEOUTS)
     except ValueError as exc:
         raise ConfigError(f"REDIS_URL: {exc}") from None
 

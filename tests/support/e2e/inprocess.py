@@ -32,7 +32,9 @@ from tests.support.e2e.sandbox_admin import SandboxAdmin
 from tests.support.waiting import eventually
 from webhooks.app import create_app
 from worker.main import worker_settings
+from worker.redis_target import parse_redis_url
 from worker.settings import Settings
+from worker.state.connection import connect
 
 #: Where the sandbox believes the webhook service lives; the ASGI transport ignores the host.
 NCS_URL = "http://webhooks.e2e/webhooks/agora"
@@ -161,7 +163,7 @@ async def in_process_stack(
             }
         )
         async with running_sandbox(config) as running:
-            client: aioredis.Redis[bytes] = aioredis.Redis.from_url(redis_url)
+            client: aioredis.Redis[bytes] = connect(parse_redis_url(redis_url))
             stack = InProcessStack(
                 secrets=secrets,
                 env={**base_env, "AGORA_API_URLS": running.url},

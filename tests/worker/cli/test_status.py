@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from rich.console import Console
 
 from tests.support.events import add, app_event, consumer, drain
+from tests.support.sentinel import sentinel_set
 from worker.cli.main import main
 from worker.cli.status import MAX_WAITING_SHOWN, StatusReport, read_status, render_status
 from worker.dev.redis_server import RedisServer, free_port
@@ -193,6 +194,18 @@ async def test_the_command_prints_json_on_request(redis: aioredis.Redis, redis_u
     assert [r["sid"] for r in document["recordings"]] == [SID]
     assert document["waiting"] == []
     assert document["failures"] == []
+
+
+async def test_the_command_reads_the_primary_a_sentinel_url_names() -> None:
+    async with sentinel_set() as cluster:
+        primary = cluster.primary.client()
+        try:
+            await Slots(primary, limit=50).acquire("room-1")
+        finally:
+            await primary.aclose()
+        result = _autorec_status(cluster.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("slots 1/50 used")
 
 
 def test_unreachable_redis_is_one_line_and_exit_1_without_the_password() -> None:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 from typing import Final, cast
 
 import redis.asyncio as aioredis
@@ -40,9 +41,10 @@ from worker.functions.reconcile_channel import MAX_TRIES as RECONCILE_CHANNEL_MA
 from worker.functions.reconcile_channel import reconcile_channel
 from worker.ingest.consumer import StreamConsumer
 from worker.ingest.normalize import UidRange
+from worker.logsetup import configure_logging, log_level
 from worker.metrics import WorkerMetrics, start_metrics_server
-from worker.policies import load_policies
-from worker.settings import Settings
+from worker.policies import PolicyError, load_policies
+from worker.settings import ConfigError, Settings
 from worker.state.connection import WORKER_TIMEOUTS, arq_pool, arq_settings, connect
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
 
@@ -54,6 +56,8 @@ CONSUMER_STOP_TIMEOUT_S: Final = 5.0
 RECONCILE_MAX_TRIES: Final = RECONCILE_CHANNEL_MAX_TRIES
 #: Reconcile job ids are unique per generation; a kept result only dedupes repeats of one.
 RECONCILE_KEEP_RESULT_S: Final = 300
+#: How long the result of each periodic pass stays readable (queue dashboards list them).
+RECONCILE_ALL_KEEP_RESULT_S: Final = 3600
 
 
 def consumer_name(settings: Settings) -> str:
@@ -182,7 +186,7 @@ def controller_functions(
             run_at_startup=True,
             unique=True,
             timeout=timeout_s,
-            keep_result=0,
+            keep_result=RECONCILE_ALL_KEEP_RESULT_S,
         )
     ]
     return functions, crons
@@ -226,8 +230,38 @@ def worker_settings(settings: Settings) -> dict[str, object]:
     return options
 
 
+def check_configuration(settings: Settings) -> None:
+    """What the worker's startup would refuse, said before it connects to Redis: missing
+    Agora credentials or storage, a bad policy file (ConfigError naming the variable)."""
+    controller_config(settings)
+    try:
+        load_policies(settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s)
+    except PolicyError as exc:
+        raise ConfigError(f"AUTOREC_POLICY_FILE: {exc}") from None
+
+
+async def _startup_with_logging(ctx: WorkerContext) -> None:
+    """`startup` for a worker run by arq's own command line: first the service's logging
+    (one format, secrets redacted) in place of arq's."""
+    settings = ctx["settings"]
+    configure_logging(log_level(settings.autorec_log_level), settings.secret_values())
+    await startup(ctx)
+
+
 def __getattr__(name: str) -> dict[str, object]:
-    """`WorkerSettings`, built from the environment on first access (for the `arq` CLI)."""
+    """`WorkerSettings`, built from the environment on first access (for the `arq` CLI).
+
+    A bad configuration is one line on stderr and exit status 2, as for `autorec worker`.
+    """
     if name == "WorkerSettings":
-        return worker_settings(Settings.load())
+        try:
+            settings = Settings.load()
+            log_level(settings.autorec_log_level)
+            check_configuration(settings)
+        except ConfigError as exc:
+            print(f"autorec: configuration error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        options = worker_settings(settings)
+        options["on_startup"] = _startup_with_logging
+        return options
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,7 +40,7 @@ from worker.events import (
     Role,
 )
 from worker.functions import WorkerContext
-from worker.functions.reconcile_channel import reconcile_channel
+from worker.functions.reconcile_channel import ReconcileFailed, reconcile_channel
 from worker.policies import PolicySet
 from worker.settings import Settings
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
@@ -161,8 +161,12 @@ class Stack:
         return await self.deps.sessions.get(channel)
 
     async def reconcile(self, channel: str) -> str:
-        """One reconcile job run, called directly."""
-        return await reconcile_channel(self.ctx, channel)
+        """One reconcile job run, called directly; its actions, also when an Agora call
+        failed (which ends the arq job as failed)."""
+        try:
+            return await reconcile_channel(self.ctx, channel)
+        except ReconcileFailed as failed:
+            return failed.summary
 
     async def start_worker(self) -> None:
         """Run reconcile jobs in the background (as a deployed worker would)."""

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Final
 
 import httpx
 import pytest
@@ -16,7 +22,7 @@ from tests.support.events import STREAM, add, app_event
 from tests.support.waiting import eventually
 from worker.dev.redis_server import free_port
 from worker.functions import WorkerContext
-from worker.main import WorkerOptions, shutdown, startup, worker_settings
+from worker.main import WorkerOptions, controller_functions, shutdown, startup, worker_settings
 from worker.settings import Settings
 
 
@@ -46,6 +52,11 @@ def settings_for(redis_url: str, **overrides: object) -> Settings:
         "storage_secret_key": "secret-key",
     }
     return Settings(**{**options, **overrides})  # type: ignore[arg-type]
+
+
+CUSTOMER_SECRET: Final = "customer-secret-value"
+#: A line of the service's log format: `2026-01-01 10:00:00,123 INFO name: message`.
+SERVICE_LINE: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
 
 
 async def queued_jobs(pool: ArqRedis) -> list[str]:
@@ -138,10 +149,66 @@ def test_worker_settings_connect_arq_to_redis_url_and_pass_the_settings() -> Non
 def test_the_arq_cli_attribute_is_built_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("REDIS_URL", "redis://from-env:6391/3")
+    for name, value in cli_env("redis://from-env:6391/3").items():
+        monkeypatch.setenv(name, value)
     options = worker.main.WorkerSettings
     assert options["redis_settings"].host == "from-env"
-    assert options["on_startup"] is startup
+    assert options["on_startup"] is not startup  # arq's CLI: the service's logging first
+
+
+def cli_env(redis_url: str) -> dict[str, str]:
+    """A complete worker configuration as environment variables."""
+    settings = settings_for(redis_url)
+    return {
+        "REDIS_URL": redis_url,
+        "AUTOREC_EVENTS_STREAM": STREAM,
+        "AUTOREC_WORKER_METRICS_PORT": "0",
+        "AGORA_APP_ID": str(settings.agora_app_id),
+        "AGORA_CUSTOMER_ID": "customer",
+        "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET,
+        "AGORA_API_URLS": "http://127.0.0.1:9",
+        "STORAGE_VENDOR": "1",
+        "STORAGE_REGION": "0",
+        "STORAGE_BUCKET": "bucket",
+        "STORAGE_ACCESS_KEY": "access-key",
+        "STORAGE_SECRET_KEY": "secret-key",
+    }
+
+
+def run_arq_cli(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`arq --burst worker.main.WorkerSettings` with only `env` (and PATH) set."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("arq")), "--burst", "worker.main.WorkerSettings"],
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_arq_cli_with_a_missing_setting_prints_one_line_naming_it(tmp_path: Path) -> None:
+    env = cli_env("redis://127.0.0.1:9/0")
+    del env["AGORA_CUSTOMER_ID"]
+    result = run_arq_cli(env, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("autorec: configuration error: AGORA_CUSTOMER_ID")
+
+
+def test_the_arq_cli_logs_in_the_service_format_and_never_prints_a_secret(
+    redis: aioredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    result = run_arq_cli(cli_env(redis_url), tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    ours = [line for line in lines if SERVICE_LINE.match(line)]
+    assert any(" worker.controller.sweep: reconcile_all" in line for line in ours), result.stderr
+    # arq's own lines after startup come through the same handler.
+    assert any(" arq.worker: " in line for line in ours), result.stderr
+    assert CUSTOMER_SECRET not in result.stderr
 
 
 def test_any_other_missing_attribute_is_an_attribute_error() -> None:
@@ -160,3 +227,9 @@ async def test_an_arq_worker_built_from_the_settings_starts_and_stops_cleanly(
     assert "consumer" in arq_worker.ctx
     await arq_worker.close()
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+def test_the_periodic_pass_keeps_its_result_for_queue_dashboards() -> None:
+    _, (cron_job,) = controller_functions(timeout_s=60, interval_s=30)
+    assert cron_job.keep_result_s is not None
+    assert cron_job.keep_result_s >= 600

@@ -7,7 +7,6 @@ Every function is a composition root: it reads the settings once and raises Conf
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 from pydantic import SecretStr
 
+from worker.logsetup import configure_logging, log_level
 from worker.settings import ConfigError, Settings, redact_url
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def run_webhooks(
     """Serve the webhook service in this process until SIGINT/SIGTERM."""
     import uvicorn
 
-    from worker.cli.logsetup import uvicorn_log_config
+    from worker.logsetup import uvicorn_log_config
     from worker.ports import check_port_free
 
     settings = Settings.load()
@@ -87,18 +87,17 @@ def run_webhooks(
 
 def run_worker(*, burst: bool, check: bool) -> int:
     """Run one arq worker until SIGINT/SIGTERM; with `check`, report the queue's health."""
+    from worker.main import check_configuration, worker_settings
+
     settings = Settings.load()
     level = log_level(settings.autorec_log_level)
     if not check:
-        _check_worker_configuration(settings)
+        check_configuration(settings)
 
     from arq.worker import async_check_health
     from arq.worker import run_worker as run_arq_worker
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    from worker.cli.logsetup import configure_logging
-    from worker.main import worker_settings
 
     configure_logging(level, settings.secret_values())
     options = worker_settings(settings)
@@ -127,18 +126,6 @@ async def _ping_redis(settings: Settings) -> None:
         await client.ping()
     finally:
         await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
-
-
-def _check_worker_configuration(settings: Settings) -> None:
-    """What the worker's startup would refuse, said before it connects to Redis."""
-    from worker.controller.deps import controller_config
-    from worker.policies import PolicyError, load_policies
-
-    controller_config(settings)
-    try:
-        load_policies(settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s)
-    except PolicyError as exc:
-        raise ConfigError(f"AUTOREC_POLICY_FILE: {exc}") from None
 
 
 def _redis_unreachable(url: str, exc: BaseException) -> None:
@@ -266,11 +253,3 @@ def uvicorn_level(level: str) -> str:
     if lowered not in _UVICORN_LEVELS:
         raise ConfigError(f"AUTOREC_LOG_LEVEL: must be one of {', '.join(_UVICORN_LEVELS)}")
     return lowered
-
-
-def log_level(level: str) -> int:
-    """AUTOREC_LOG_LEVEL as a `logging` level number."""
-    value = logging.getLevelName(level.strip().upper())
-    if not isinstance(value, int):
-        raise ConfigError("AUTOREC_LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return value

@@ -15,6 +15,7 @@ from typing import Final
 
 from worker import keys
 from worker.controller.deps import ControllerDeps
+from worker.controller.failures import StepFailure
 from worker.controller.metrics import Drift
 from worker.controller.recorder_uids import BACKUP, PRIMARY
 from worker.events import Role
@@ -28,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 #: The arq job id of the reconcile running in this task (set by the job function).
 CURRENT_JOB_ID: ContextVar[str | None] = ContextVar("autorec_current_job_id", default=None)
+#: The failed Agora calls of the reconcile running in this task (set by the job function, so
+#: that a job whose Agora step failed ends as a failed arq job).
+JOB_FAILURES: ContextVar[list[StepFailure] | None] = ContextVar(
+    "autorec_job_failures", default=None
+)
 #: History outcomes after which the next session alternates the recorder uid.
 _FAILURE_OUTCOMES: Final = frozenset(
     {Outcome.DIED, Outcome.EXITED, Outcome.SID_UNKNOWN, Outcome.START_FAILED}
@@ -41,6 +47,13 @@ class Effects:
 
     def __init__(self, deps: ControllerDeps) -> None:
         self.deps = deps
+
+    @staticmethod
+    def note_failure(action: str, exc: BaseException) -> None:
+        """Remember that an Agora call of this job's step `action` failed."""
+        failures = JOB_FAILURES.get()
+        if failures is not None:
+            failures.append(StepFailure.of(action, exc))
 
     async def now_ms(self) -> int:
         """Redis server time in ms (the clock of every stored time)."""

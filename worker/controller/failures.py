@@ -7,6 +7,7 @@ worker/controller/steps_start.py from its table of reactions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -57,6 +58,36 @@ class Reaction(StrEnum):
     """The resource is unusable (expired, unknown, mismatched): acquire a new one now."""
     FAILED = "failed"
     """A failure for good: record it, free the slot, back off before the next start."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailure:
+    """An Agora call of one reconcile step that did not succeed (for the job's result)."""
+
+    action: str
+    """The step (`acquire`, `start`, `query`, `stop`)."""
+    error: str
+    """The error as one line (`error_text`)."""
+    status: int | None = None
+    """Agora's HTTP status, when it answered."""
+    code: int | None = None
+    """Agora's error code, when it gave one."""
+
+    @classmethod
+    def of(cls, action: str, exc: BaseException) -> StepFailure:
+        """The failure of `action` that raised `exc`."""
+        status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        return cls(
+            action,
+            error_text(exc),
+            status if isinstance(status, int) else None,
+            code if isinstance(code, int) else None,
+        )
+
+    def line(self) -> str:
+        """`start: HTTP 400 code 2: ...` for the job's error."""
+        return f"{self.action}: {self.error}"
 
 
 def error_text(exc: BaseException) -> str:

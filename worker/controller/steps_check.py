@@ -52,12 +52,16 @@ async def query_step(fx: Effects, step: Step, session: Session) -> bool:
             resource_id=session.resource_id, sid=session.sid, mode=recording_mode(step.policy)
         )
     except AgoraNotFound as exc:
+        fx.note_failure(step.action.do.value, exc)
         return await _not_found(fx, step, session, error_text(exc))
     except AgoraAlreadyStopped as exc:
+        fx.note_failure(step.action.do.value, exc)
         return await _declare_dead(fx, step, session, f"the task is exiting ({error_text(exc)})")
     except TRANSIENT as exc:
+        fx.note_failure(step.action.do.value, exc)
         return await transient(fx, step, replace(session, check_due_ms=now), exc)
     except AgoraError as exc:
+        fx.note_failure(step.action.do.value, exc)
         logger.warning("channel=%r: query failed (%s)", session.channel, error_text(exc))
         await fx.save(
             replace(session, check_due_ms=now + 30_000, last_error=error_text(exc)), session
@@ -204,10 +208,12 @@ async def stop_step(fx: Effects, step: Step, session: Session) -> bool:
             mode=recording_mode(step.policy),
         )
     except TRANSIENT as exc:
+        fx.note_failure(step.action.do.value, exc)
         if dead and session.stop_attempts >= fx.deps.config.dead_stop_attempts:
             return await _dead_unanswered(fx, step, replace(session, last_error=error_text(exc)))
         return await transient(fx, step, session, exc)
     except AgoraError as exc:
+        fx.note_failure(step.action.do.value, exc)
         if dead and session.stop_attempts >= fx.deps.config.dead_stop_attempts:
             return await _dead_unanswered(fx, step, replace(session, last_error=error_text(exc)))
         # A dead task's stop has few attempts left: they come sooner.

@@ -57,6 +57,7 @@ async def acquire_step(fx: Effects, step: Step, session: Session) -> bool:
             client_request=acquire_request(),
         )
     except ACQUIRE_ERRORS as exc:
+        fx.note_failure(step.action.do.value, exc)
         reaction = acquire_reaction(exc, probing=session.probe_of is not None)
         return await REACTIONS[reaction](fx, step, session, exc)
     logger.info(
@@ -106,6 +107,7 @@ async def start_step(fx: Effects, step: Step, session: Session) -> bool:
             retry_same_resource=step.action.retry_same_resource,
         )
     except START_ERRORS as exc:
+        fx.note_failure(step.action.do.value, exc)
         reaction = start_reaction(
             exc,
             retry_same_resource=step.action.retry_same_resource,

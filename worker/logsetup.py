@@ -1,4 +1,4 @@
-"""Process logging for `autorec` commands: one format, and configured secrets never printed.
+"""Process logging of the service: one format, and configured secrets never printed.
 
 Every handler gets a `RedactSecrets` filter holding the plain values of the configured
 secrets (`Settings.secret_values()`), so a secret that slips into a message or a traceback
@@ -12,6 +12,8 @@ import logging
 import logging.config
 from collections.abc import Iterable
 from typing import Any
+
+from worker.settings import ConfigError
 
 REDACTED = "[redacted]"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -51,12 +53,29 @@ class RedactSecrets(logging.Filter):
         return text
 
 
+def log_level(level: str) -> int:
+    """AUTOREC_LOG_LEVEL as a `logging` level number."""
+    value = logging.getLevelName(level.strip().upper())
+    if not isinstance(value, int):
+        raise ConfigError("AUTOREC_LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
 def configure_logging(level: int, secrets: Iterable[str]) -> None:
-    """Log to stderr at `level` through a redacting handler (worker processes)."""
+    """Log to stderr at `level` through a redacting handler (worker processes).
+
+    arq's own command line gives the `arq` logger a handler of its own format; it is removed,
+    so arq's lines too go through the one redacting handler.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(RedactSecrets(secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    arq_logger = logging.getLogger("arq")
+    for own in list(arq_logger.handlers):
+        arq_logger.removeHandler(own)
+    arq_logger.setLevel(logging.NOTSET)
+    arq_logger.propagate = True
 
 
 def uvicorn_log_config(level: str, secrets: Iterable[str]) -> dict[str, Any]:

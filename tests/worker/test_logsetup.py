@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.cli.logsetup import REDACTED, RedactSecrets, uvicorn_log_config
+from worker.logsetup import REDACTED, RedactSecrets, uvicorn_log_config
 
 SECRET = "s3cr3t-customer-key"
 

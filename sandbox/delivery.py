@@ -75,7 +75,7 @@ class NcsDispatcher:
                     await self._deliver(held)
                     held = None
                     continue
-            fault = self._faults.for_ncs()
+            fault = self._faults.for_ncs(event.event_type)
             if fault.drop:
                 event.dropped = True
                 self._queue.task_done()
@@ -113,13 +113,16 @@ class NcsDispatcher:
         body = encode_body(event, int(self._config.clock.time() * 1000))
         headers = request_headers(self._config.ncs_secret, body)
         event.attempts += 1
+        sent_at_s = self._config.clock.monotonic()
         try:
             response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             logger.info("NCS %s delivery failed: %s", event.notice_id, type(exc).__name__)
             event.last_status = None
+            event.answers.append((sent_at_s, None))
             return False
         event.last_status = response.status_code
+        event.answers.append((sent_at_s, response.status_code))
         if response.status_code != httpx.codes.OK:
             return False
         event.delivered += 1

@@ -53,6 +53,8 @@ class FaultRule(BaseModel):
     ncs_drop_rate: float = Field(default=0, ge=0, le=1)
     ncs_duplicate_rate: float = Field(default=0, ge=0, le=1)
     ncs_reorder: bool = False
+    #: NCS event types the rule acts on (e.g. [102, 104, 106, 108]: leaves only); None: all.
+    ncs_event_types: frozenset[int] | None = None
 
     @model_validator(mode="after")
     def _one_side(self) -> FaultRule:
@@ -65,6 +67,8 @@ class FaultRule(BaseModel):
             )
         if (self.code is not None or self.after) and self.status is None:
             raise ValueError("code and after need a status")
+        if self.ncs_event_types is not None and not ncs:
+            raise ValueError("ncs_event_types needs an NCS effect")
         return self
 
     @property
@@ -145,7 +149,11 @@ class FaultBook:
         now_s = self._clock.monotonic()
         self._rules = [active for active in self._rules if active.alive(now_s)]
         return [
-            {"id": a.rule_id, "remaining": a.remaining, **a.rule.model_dump(exclude_defaults=True)}
+            {
+                "id": a.rule_id,
+                "remaining": a.remaining,
+                **a.rule.model_dump(mode="json", exclude_defaults=True),
+            }
             for a in self._rules
         ]
 
@@ -172,20 +180,28 @@ class FaultBook:
                 return RestFault(rule.error(), rule.latency_ms / 1000, rule.after)
         return None
 
-    def for_ncs(self) -> NcsFault:
-        """Drop/duplicate/reorder decisions for one NCS event."""
+    def for_ncs(self, event_type: int | None = None) -> NcsFault:
+        """Drop/duplicate/reorder decisions for one NCS event of `event_type`.
+
+        A rule with `ncs_event_types` skips other types (and an event of unknown type);
+        a rule's `rate` limits its reordering to that share of the events it acts on.
+        """
         drop = duplicate = reorder = False
         now_s = self._clock.monotonic()
         for active in self._rules:
             rule = active.rule
             if not rule.is_ncs or not active.alive(now_s):
                 continue
+            types = rule.ncs_event_types
+            if types is not None and event_type not in types:
+                continue
             hit_drop = rule.ncs_drop_rate > 0 and self._rng.random() < rule.ncs_drop_rate
             hit_dup = rule.ncs_duplicate_rate > 0 and self._rng.random() < rule.ncs_duplicate_rate
-            if not (hit_drop or hit_dup or rule.ncs_reorder):
+            hit_reorder = rule.ncs_reorder and (rule.rate is None or self._rng.random() < rule.rate)
+            if not (hit_drop or hit_dup or hit_reorder):
                 continue
             if active.remaining is not None:
                 active.remaining -= 1
             drop, duplicate = drop or hit_drop, duplicate or hit_dup
-            reorder = reorder or rule.ncs_reorder
+            reorder = reorder or hit_reorder
         return NcsFault(drop=drop, duplicate=duplicate and not drop, reorder=reorder)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -62,6 +62,7 @@ class Endpoint(StrEnum):
     UPDATE_LAYOUT = "updateLayout"
     STOP = "stop"
     USER_LIST = "user_list"
+    CHANNEL_LIST = "channel_list"
     NCS_IP = "ncs_ip"
     UNKNOWN = "unknown"
 
@@ -120,6 +121,8 @@ class NcsEvent:
     dropped: bool = False
     duplicated: bool = False
     last_status: int | None = None
+    #: Every attempt: when it was sent (clock monotonic s) and the status (None: no answer).
+    answers: list[tuple[float, int | None]] = field(default_factory=list)
 
     def body(self, notify_ms: int) -> JsonObject:
         """The NCS body sent on one attempt (`notifyMs` changes on every resend)."""
@@ -143,6 +146,8 @@ class NcsEvent:
             "dropped": self.dropped,
             "duplicated": self.duplicated,
             "last_status": self.last_status,
+            "emitted_at_s": self.emitted_at_s,
+            "answers": [[sent_at_s, status] for sent_at_s, status in self.answers],
         }
 
 

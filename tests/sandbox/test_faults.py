@@ -1,13 +1,16 @@
-"""Fault rules on REST endpoints: forced errors, count, rate, latency, 404 windows, lost answers."""
+"""Fault rules: forced REST errors, count, rate, latency, 404 windows, lost answers, and the
+choice of NCS events a delivery rule acts on."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 import httpx
 
 from sandbox.config import ManualClock, SandboxConfig
+from sandbox.faults import FaultBook, FaultRule
 from tests.support.sandbox import Agora, mix_request
 
 
@@ -120,3 +123,52 @@ async def test_faults_listing_shows_live_rules_with_what_remains(agora: Agora) -
     assert listed == [
         {"id": added["id"], "remaining": 3, "endpoint": "stop", "status": 503, "count": 3}
     ]
+
+
+LEAVES = [102, 104, 106, 108]
+
+
+def _book(*rules: FaultRule) -> FaultBook:
+    book = FaultBook(ManualClock(), random.Random(7))
+    for rule in rules:
+        book.add(rule)
+    return book
+
+
+def test_an_ncs_rule_with_event_types_acts_only_on_those_types() -> None:
+    book = _book(FaultRule(ncs_drop_rate=1.0, ncs_event_types=frozenset(LEAVES)))
+    assert [book.for_ncs(kind).drop for kind in (101, 107, 108, 102, 11)] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_an_ncs_rule_with_event_types_counts_only_the_events_it_acted_on() -> None:
+    book = _book(FaultRule(ncs_drop_rate=1.0, ncs_event_types=frozenset([108]), count=1))
+    assert [book.for_ncs(kind).drop for kind in (107, 108, 108)] == [False, True, False]
+
+
+def test_rate_reorders_a_seeded_share_of_ncs_events() -> None:
+    book = _book(FaultRule(ncs_reorder=True, rate=0.25))
+    reordered = sum(book.for_ncs(107).reorder for _ in range(400))
+    assert 60 < reordered < 140
+
+
+def test_an_ncs_reorder_rule_without_rate_holds_every_event() -> None:
+    book = _book(FaultRule(ncs_reorder=True))
+    assert all(book.for_ncs(107).reorder for _ in range(20))
+
+
+async def test_event_types_on_a_rest_rule_are_refused(agora: Agora) -> None:
+    response = await _fault(agora.client, endpoint="query", status=503, ncs_event_types=[108])
+    assert response.status_code == 400
+    assert "ncs_event_types" in response.json()["error"]
+
+
+async def test_faults_listing_shows_event_types_as_a_list(agora: Agora) -> None:
+    await _fault(agora.client, ncs_drop_rate=0.1, ncs_event_types=[108])
+    listed = (await agora.client.get("/_sandbox/faults")).json()
+    assert listed[0]["ncs_event_types"] == [108]

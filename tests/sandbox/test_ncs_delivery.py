@@ -118,6 +118,17 @@ async def test_delivery_gives_up_after_three_resends(
     assert [e.delivered for e in world.ncs_events] == [0, 0]
 
 
+async def test_every_attempt_is_logged_with_when_it_was_sent_and_its_answer(
+    admin: httpx.AsyncClient, receiver: NcsReceiver, world: Sandbox, app: Starlette
+) -> None:
+    receiver.statuses = [503]
+    await _join(admin)
+    await app.state.ncs_dispatcher.wait_idle()
+    first = (await admin.get("/_sandbox/ncs")).json()[0]
+    assert [status for _, status in first["answers"]] == [503, 200]
+    assert first["emitted_at_s"] <= first["answers"][0][0] <= first["answers"][1][0]
+
+
 async def test_dropped_events_never_arrive(
     admin: httpx.AsyncClient, receiver: NcsReceiver, world: Sandbox, app: Starlette
 ) -> None:

@@ -153,3 +153,7 @@ class SandboxAdmin:
     async def kill(self, sid: str) -> None:
         """The task dies at Agora (NCS 41 + 11 exitStatus 1)."""
         await self._post(f"/_sandbox/recordings/{sid}/kill")
+
+    async def failover(self, sid: str, *, not_found_s: float) -> None:
+        """HA failover of a task: NCS 12, a new recorder uid, 404 for `not_found_s`."""
+        await self._post(f"/_sandbox/recordings/{sid}/failover", {"not_found_s": not_found_s})

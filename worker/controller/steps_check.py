@@ -132,6 +132,14 @@ def _window_open(fx: Effects, session: Session, now_ms: int) -> bool:
     return now_ms < since + fx.deps.config.failover_window_ms
 
 
+def _missed_from(session: Session, now_ms: int) -> Session:
+    """The session as if its failover window opened at `now_ms` unless an earlier 404 opened
+    it: a stop answered 404 right after a failover (recording event 12) proves nothing."""
+    if session.not_found_since_ms is not None:
+        return session
+    return replace(session, not_found_since_ms=now_ms)
+
+
 async def _not_found(fx: Effects, step: Step, session: Session, error: str) -> bool:
     """Query 404 (or no recording long after start): look again after growing delays while
     the failover window is open; once it has passed, declare the task dead."""
@@ -180,7 +188,8 @@ async def _declare_dead(fx: Effects, step: Step, session: Session, why: str) -> 
 async def stop_step(fx: Effects, step: Step, session: Session) -> bool:
     """Stop the recording (noted as stopping before the call); every terminal answer ends the
     session with the stop's outcome (`died` for a task declared dead), except a 404 while
-    the task's failover window is open. A dead task gets `dead_stop_attempts` stop calls."""
+    the task's failover window is open — a first 404 opens it, unless a recording event
+    proved the task gone. A dead task gets `dead_stop_attempts` stop calls."""
     now = step.now_ms
     if session.state is not SessionState.STOPPING:
         stopping = replace(
@@ -231,7 +240,9 @@ async def stop_step(fx: Effects, step: Step, session: Session) -> bool:
         )
         await fx.wake(step.channel, now + retry_ms, state=step.state, now_ms=now)
         return False
-    if result.outcome is StopOutcome.NOT_FOUND and _window_open(fx, session, now):
+    if result.outcome is StopOutcome.NOT_FOUND and _window_open(
+        fx, _missed_from(session, now), now
+    ):
         return await _stop_not_found_in_window(fx, step, session)
     files, uploading = _stop_files(result.response)
     logger.info(

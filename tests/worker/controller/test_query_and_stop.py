@@ -60,10 +60,32 @@ async def _confirmed_again(stack: Stack, before_ms: int) -> bool:
     return current is not None and (current.confirmed_ms or 0) > before_ms
 
 
-async def test_a_stop_answered_404_ends_the_session_as_not_found(stack: Stack) -> None:
+async def test_a_stop_answered_404_is_sent_again_so_a_task_still_running_is_stopped(
+    stack: Stack,
+) -> None:
     await stack.join("room-1", 11)
     first = await stack.until_state("room-1", SessionState.RUNNING)
+    # One 404 (as while the task fails over to another server); the task still runs.
     stack.world.faults.add(FaultRule(endpoint="stop", status=404, code=404, count=1))
+    await stack.leave("room-1", 11)
+    await stack.start_worker()
+
+    async def ended() -> bool:
+        return await stack.session("room-1") is None
+
+    await eventually(ended)
+    (entry,) = await stack.deps.history.history("room-1")
+    assert (entry.outcome, entry.sid) == ("stopped", first.sid)
+    assert stack.running() == []
+    assert await stack.deps.slots.holders() == []
+
+
+async def test_a_stop_answered_404_through_the_failover_window_ends_as_not_found(
+    stack: Stack,
+) -> None:
+    await stack.join("room-1", 11)
+    first = await stack.until_state("room-1", SessionState.RUNNING)
+    stack.world.faults.add(FaultRule(endpoint="stop", status=404, code=404))
     await stack.leave("room-1", 11)
     await stack.start_worker()
 

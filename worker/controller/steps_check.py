@@ -266,10 +266,14 @@ async def stop_step(fx: Effects, step: Step, session: Session) -> bool:
 
 async def _stop_not_found_in_window(fx: Effects, step: Step, session: Session) -> bool:
     """A stop answered 404 while the task's failover window is open: that proves nothing
-    (the task may be moving), so the stop is sent again on the back-off's schedule and the
-    session keeps its slot until the window has passed or the task is proven gone."""
+    (the task may be moving), so the stop is sent again every `retry_delay_ms` (not on the
+    query's growing back-off: a task that runs on after its failover records an empty
+    channel) and the session keeps its slot until the window has passed or the task is
+    proven gone."""
     now = step.now_ms
-    misses, since, due = _back_off(fx, session, now)
+    misses, since, _ = _back_off(fx, session, now)
+    config = fx.deps.config
+    due = min(now + config.retry_delay_ms, since + config.failover_window_ms)
     logger.info(
         "channel=%r sid=%s: stop answered 404 inside the failover window; stopping again in %d ms",
         session.channel,

@@ -1,4 +1,4 @@
-"""Chaos bench: the compound-fault scenario of issue 9 against the sandbox, with real
+"""Chaos bench: a compound-fault scenario against the sandbox, with real
 processes, and a table of the invariant figures (design §8).
 
 Processes, all on loopback: redis-server with its append-only file, the sandbox as Agora

@@ -26,7 +26,7 @@ MAX_USERS = 3
 
 @dataclass(frozen=True)
 class ChaosOptions:
-    """The scenario of issue 9, every knob with its default."""
+    """The compound-fault scenario, every knob with its default."""
 
     duration_s: float = 300.0
     seed: int = 1

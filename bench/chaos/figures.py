@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 STEP_MS = 100
-#: Slack on top of each bound, as in issue 9: job pickup, requests, a loaded machine.
+#: Slack on top of each bound: job pickup, requests, a loaded machine.
 SLACK_S = 5.0
 #: NCS event types that tell a user (or everyone) left.
 LEAVE_TYPES = frozenset({102, 104, 106, 108})

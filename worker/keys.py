@@ -133,3 +133,16 @@ CHANNEL_LIST_PAGE: Final = f"{PREFIX}heal:channel_page"
 LISTED_NOBODY: Final = f"{PREFIX}heal:listed_nobody"
 #: String: where in the list of old channels the next idle-channel sweep continues (an offset).
 IDLE_CURSOR: Final = f"{PREFIX}idle:cursor"
+
+
+def override(name: str) -> str:
+    """Hash: a manual override of the channel's desired state (worker/state/overrides.py)."""
+    return f"{PREFIX}ovr:{channel_part(name)}"
+
+
+#: Sorted set of channels with a manual override (member = channel, score = set at, ms).
+OVERRIDES: Final = f"{PREFIX}ovr:index"
+#: Sorted set: the recording catalog, recording id → when it began (ms).
+CATALOG: Final = f"{PREFIX}catalog"
+#: Hash: recording id → its channel (to find a recording of the catalog by id).
+CATALOG_CHANNELS: Final = f"{PREFIX}catalog:ch"

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final
 
 from worker.state.history import Outcome
+from worker.state.overrides import MANUAL_STOP_REASON
 from worker.state.sessions import Session, SessionState
 
 #: Agora keeps an acquired resource five minutes; we stop using one a little earlier.
@@ -83,6 +84,8 @@ class Facts:
     """Beyond `max_idle_ms`, how long Agora may take to end an idle task."""
     sid_probe_ms: int = 120_000
     """How long a wanted `sid_unknown` session waits for event 40 before probing."""
+    manual_stop: bool = False
+    """A manual `never` override holds: a running recording stops now, without grace."""
 
 
 def proven_gone(session: Session) -> bool:
@@ -201,6 +204,8 @@ def _recording(facts: Facts, session: Session) -> Action:
         if query_now:
             return Action(Do.QUERY, "check due")
         return _wait("recording", check_due)
+    if facts.manual_stop:
+        return Action(Do.STOP, MANUAL_STOP_REASON)
     grace_due = _grace_due(facts, session)
     if grace_due is None:
         return Action(Do.MARK_UNDESIRED, "no longer wanted")

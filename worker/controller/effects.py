@@ -9,9 +9,12 @@ pass (worker/controller/sweep.py) and the recording events
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
+
+import orjson
 
 from worker import keys
 from worker.controller.deps import ControllerDeps
@@ -145,6 +148,7 @@ class Effects:
             exit_status=session.exit_status,
             failover_uid=session.failover_uid,
             last_error=session.last_error,
+            streams=session.streams,
         )
         if outcome is not Outcome.CANCELLED:
             await self.deps.history.append(entry)
@@ -185,8 +189,16 @@ class Effects:
         await self.finish(failed, Outcome.START_FAILED, now_ms)
         await self.wake(session.channel, now_ms + backoff_ms, now_ms=now_ms)
 
-    def new_session(self, channel: str, policy: Policy, uid_index: int, now_ms: int) -> Session:
-        """A session that holds a slot and is about to acquire."""
+    def new_session(
+        self,
+        channel: str,
+        policy: Policy,
+        uid_index: int,
+        now_ms: int,
+        overlay: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """A session that holds a slot and is about to acquire (`overlay`: a manual
+        override's per-recording policy fields, kept for the session's lifetime)."""
         uids = self.deps.config.uids(channel)
         return Session(
             channel=channel,
@@ -194,6 +206,8 @@ class Effects:
             uid=uids.uid(uid_index),
             uid_index=uid_index,
             mode=policy.mode,
-            policy=policy.label,
+            policy=policy.label if not overlay else f"{policy.label} + manual override",
             created_ms=now_ms,
+            streams=policy.streams.value,
+            overlay=orjson.dumps(dict(overlay)).decode() if overlay else None,
         )

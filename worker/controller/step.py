@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from worker.controller.decide import Action
 from worker.policies import Policy
@@ -20,6 +22,10 @@ class Step:
     session: Session | None
     policy: Policy
     action: Action
+    overlay: Mapping[str, Any] = field(default_factory=dict)
+    """A manual override's per-recording policy fields laid over `policy` (empty: none)."""
+    spent_override_ms: int | None = None
+    """A manual override that no longer applies (its `set_at_ms`): remove it."""
 
 
 @dataclass

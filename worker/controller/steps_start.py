@@ -42,7 +42,7 @@ async def take_slot(fx: Effects, step: Step) -> bool:
         )
         return False
     uid_index = await fx.next_uid_index(step.channel, step.now_ms)
-    session = fx.new_session(step.channel, step.policy, uid_index, step.now_ms)
+    session = fx.new_session(step.channel, step.policy, uid_index, step.now_ms, step.overlay)
     await fx.save(session, None)
     return True
 

@@ -8,8 +8,8 @@ One pass, bounded in work and Agora requests:
 2. Every session with a sid is due for a query now: its channel's reconcile asks Agora,
    renews the lease on status 4/5, restarts a dead recording, stops a leak.
 3. A reconcile is enqueued for every channel with a session, every channel that wants a
-   recording, every waiting channel (one no longer wanting leaves the queue) and every
-   channel `Slots.admissible` says fits now.
+   recording, every waiting channel (one no longer wanting leaves the queue), every
+   channel `Slots.admissible` says fits now and every channel with a manual override.
 4. User lists heal lost notifications (`user_list_round`), within what is left of the
    request budget of one interval (`max_api_qps * interval / 2`, less one query per
    session): first every channel whose recording may be running (a lost leave costs money),
@@ -32,6 +32,7 @@ from worker.controller.metrics import Drift
 from worker.controller.user_list_round import check_user_lists
 from worker.state.channel_lock import ChannelBusy, channel_lock
 from worker.state.forget import forget_if_idle
+from worker.state.overrides import OverrideStore
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,10 @@ async def sweep(fx: Effects) -> SweepReport:
     desired, occupied = await _tracked_channels(fx)
     waiting = await deps.slots.waiting()
     admissible = await deps.slots.admissible()
-    to_wake = sorted(set(with_session) | set(desired) | set(waiting) | set(admissible))
+    overridden = await OverrideStore(deps.redis).channels()
+    to_wake = sorted(
+        set(with_session) | set(desired) | set(waiting) | set(admissible) | set(overridden)
+    )
     for channel in to_wake:
         await fx.wake(channel, now, now_ms=now)
     report.woken = to_wake

@@ -60,6 +60,16 @@ class Outcome(StrEnum):
     """No longer wanted before any start (never stored in the history)."""
 
 
+def recording_id(sid: str | None, created_ms: int, uid: int) -> str:
+    """A recording's id: Agora's sid once known, else one made of when it began and its
+    recorder uid (a start that never got a sid)."""
+    return sid if sid else f"r{created_ms}-{uid}"
+
+
+#: Catalog entries pruned per append (the rest goes on later appends).
+_CATALOG_PRUNE: Final = 100
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One past recording of a channel (times in ms of Redis server time)."""
@@ -83,6 +93,12 @@ class HistoryEntry:
     failover_uid: int | None = None
     last_error: str | None = None
     uid_index: int = 0
+    streams: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The recording's id in the catalog (`recording_id`)."""
+        return recording_id(self.sid, self.created_ms, self.uid)
 
     def to_json(self) -> bytes:
         """The stored form."""
@@ -118,10 +134,20 @@ class HistoryStore:
         self.keep_ms = max(1, int(history_days * _DAY_MS))
 
     async def append(self, entry: HistoryEntry) -> None:
-        """Add a finished recording (newest first), refresh the retention and drop index
-        entries of channels whose history has expired (so the index stays bounded)."""
+        """Add a finished recording (newest first), refresh the retention, list it in the
+        catalog and drop index and catalog entries past the retention (so both stay
+        bounded)."""
         key = keys.history(entry.channel)
+        horizon = entry.ended_ms - self.keep_ms - 1
+        expired = await self.redis.zrangebyscore(
+            keys.CATALOG, "-inf", horizon, start=0, num=_CATALOG_PRUNE
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
+            if expired:
+                pipe.zrem(keys.CATALOG, *expired)
+                pipe.hdel(keys.CATALOG_CHANNELS, *expired)
+            pipe.zadd(keys.CATALOG, {entry.id: entry.created_ms})
+            pipe.hset(keys.CATALOG_CHANNELS, entry.id, entry.channel)
             pipe.lpush(key, entry.to_json())
             pipe.ltrim(key, 0, MAX_ENTRIES_PER_CHANNEL - 1)
             pipe.pexpire(key, self.keep_ms)
@@ -145,6 +171,47 @@ class HistoryStore:
         if now_ms is not None:
             entries = [e for e in entries if e.ended_ms >= now_ms - self.keep_ms]
         return entries
+
+    async def find(self, channel: str, recording: str) -> HistoryEntry | None:
+        """The channel's finished recording with id `recording`, or None."""
+        for entry in await self.history(channel):
+            if entry.id == recording:
+                return entry
+        return None
+
+    async def catalog_page(
+        self, *, since_ms: int | None, until_ms: int | None, before: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        """Up to `limit` (id, channel) of the catalog, newest first, begun in
+        [since_ms, until_ms], after the id `before` (a page cursor)."""
+        high: str | int = "+inf" if until_ms is None else until_ms
+        low: str | int = "-inf" if since_ms is None else since_ms
+        if before is not None:
+            score = await self.redis.zscore(keys.CATALOG, before)
+            if score is None:
+                return []
+            # Ids of one millisecond are ordered by id; ZREVRANGEBYSCORE walks them backwards.
+            high = min(int(score), int(high)) if high != "+inf" else int(score)
+        rows = await self.redis.zrevrangebyscore(
+            keys.CATALOG, high, low, start=0, num=limit + 200, withscores=False
+        )
+        ids = [r.decode() for r in rows]
+        if before is not None and before in ids:
+            ids = ids[ids.index(before) + 1 :]
+        ids = ids[:limit]
+        if not ids:
+            return []
+        channels = await self.redis.hmget(keys.CATALOG_CHANNELS, ids)
+        return [
+            (rid, channel.decode())
+            for rid, channel in zip(ids, channels, strict=True)
+            if channel is not None
+        ]
+
+    async def channel_of(self, recording: str) -> str | None:
+        """The channel of a recording in the catalog."""
+        raw = await self.redis.hget(keys.CATALOG_CHANNELS, recording)
+        return raw.decode() if raw is not None else None
 
     async def last(self, channel: str) -> HistoryEntry | None:
         """The channel's most recent recording."""

@@ -79,6 +79,8 @@ _TEXT_FIELDS: Final = (
     "stop_reason",
     "last_error",
     "uploading_status",
+    "streams",
+    "overlay",
 )
 _LIST_FIELDS: Final = ("resource_ids", "files")
 
@@ -170,6 +172,18 @@ class Session:
     files: tuple[str, ...] = ()
     uploading_status: str | None = None
     last_error: str | None = None
+    streams: str | None = None
+    """What the recorder subscribes: `audio`, `video` or `both` (worker.policies.Streams)."""
+    overlay: str | None = None
+    """A manual override's per-recording policy fields the session runs with (JSON), so
+    every call of the session uses the policy it started with."""
+
+    def overlay_fields(self) -> dict[str, Any]:
+        """The override's per-recording policy fields of this session (empty: none)."""
+        if not self.overlay:
+            return {}
+        fields: dict[str, Any] = orjson.loads(self.overlay)
+        return fields
 
     def to_fields(self) -> dict[str, str]:
         """The hash fields (absent values are left out)."""

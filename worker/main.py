@@ -39,12 +39,16 @@ from worker.functions import WorkerContext
 from worker.functions.reconcile_all import reconcile_all
 from worker.functions.reconcile_channel import MAX_TRIES as RECONCILE_CHANNEL_MAX_TRIES
 from worker.functions.reconcile_channel import reconcile_channel
+from worker.functions.update_recording import KEEP_RESULT_S as UPDATE_KEEP_RESULT_S
+from worker.functions.update_recording import MAX_TRIES as UPDATE_MAX_TRIES
+from worker.functions.update_recording import update_recording
 from worker.ingest.consumer import StreamConsumer
 from worker.ingest.normalize import UidRange
 from worker.logsetup import configure_logging, log_level
 from worker.metrics import WorkerMetrics, start_metrics_server
 from worker.policies import PolicyError, load_policies
 from worker.settings import ConfigError, Settings
+from worker.state.changes import UPDATE_FUNCTION
 from worker.state.connection import WORKER_TIMEOUTS, arq_pool, arq_settings, connect
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
 
@@ -167,7 +171,8 @@ def reconcile_schedule(interval_s: float) -> dict[str, set[int]]:
 def controller_functions(
     *, timeout_s: float, interval_s: float
 ) -> tuple[list[Function], list[CronJob]]:
-    """The controller's jobs (timeouts of `timeout_s`) and the `reconcile_all` cron."""
+    """The controller's jobs (timeouts of `timeout_s`): `reconcile_channel` and
+    `update_recording`, and the `reconcile_all` cron."""
     functions = [
         func(
             # A TypedDict ctx is a dict at run time; arq's protocol just cannot say so.
@@ -176,6 +181,13 @@ def controller_functions(
             timeout=timeout_s,
             keep_result=RECONCILE_KEEP_RESULT_S,
             max_tries=RECONCILE_MAX_TRIES,
+        ),
+        func(
+            cast("WorkerCoroutine", update_recording),
+            name=UPDATE_FUNCTION,
+            timeout=timeout_s,
+            keep_result=UPDATE_KEEP_RESULT_S,
+            max_tries=UPDATE_MAX_TRIES,
         ),
     ]
     crons = [

@@ -140,8 +140,9 @@ def test_worker_settings_connect_arq_to_redis_url_and_pass_the_settings() -> Non
         2,
     )
     assert options["ctx"] == {"settings": settings}
-    assert [f.name for f in WorkerOptions.functions] == ["reconcile_channel"]
-    assert [f.name for f in options["functions"]] == ["reconcile_channel"]  # type: ignore[attr-defined]
+    jobs = ["reconcile_channel", "update_recording"]
+    assert [f.name for f in WorkerOptions.functions] == jobs
+    assert [f.name for f in options["functions"]] == jobs  # type: ignore[attr-defined]
     assert [c.name for c in options["cron_jobs"]] == ["reconcile_all"]  # type: ignore[attr-defined]
     assert (options["poll_delay"], options["health_check_interval"]) == (0.005, 15)
 

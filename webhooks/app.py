@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from webhooks.api.routes import API_EXCEPTION_HANDLERS, API_PREFIX, api_routes
 from webhooks.enqueue import EventQueue
 from webhooks.errors import WebhookError
 from webhooks.metrics import WebhookMetrics, build_registry
@@ -142,8 +143,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", probes.healthz, methods=["GET"]),
             Route("/readyz", probes.readyz, methods=["GET"]),
             Route("/metrics", probes.metrics, methods=["GET"]),
+            Mount(API_PREFIX, routes=api_routes(settings)),
         ],
         exception_handlers={
+            **API_EXCEPTION_HANDLERS,
             WebhookError: _webhook_error,
             HTTPException: _http_error,
             Exception: _server_error,

@@ -112,7 +112,13 @@ class Settings(BaseSettings):
         description="Standard Webhooks secret (whsec_...) for /webhooks/events; unset: 503.",
     )
     autorec_api_token: SecretStr | None = Field(
-        default=None, description="Bearer token for the admin API and dashboard."
+        default=None,
+        description="Bearer token of the app-facing API (/api/v1) and the dashboard: may do "
+        "everything; unset: /api/v1 answers 503.",
+    )
+    autorec_api_read_token: SecretStr | None = Field(
+        default=None,
+        description="Optional read-only bearer token of the API and the dashboard: GET only.",
     )
     autorec_session_history_days: float = Field(
         default=30, gt=0, description="Days a channel's recording history is kept."
@@ -265,6 +271,7 @@ class Settings(BaseSettings):
             self.agora_ncs_secret,
             self.autorec_events_secret,
             self.autorec_api_token,
+            self.autorec_api_read_token,
             self.storage_access_key,
             self.storage_secret_key,
         ]

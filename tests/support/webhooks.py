@@ -6,6 +6,7 @@ import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -18,6 +19,12 @@ from worker.settings import Settings
 NCS_SECRET = "ncs-test-secret"
 EVENTS_SECRET = "whsec_" + base64.b64encode(b"events-test-secret-0123456789ab").decode()
 STREAM = "autorec:events"
+#: Bearer tokens of the app-facing API (`api_settings`).
+API_TOKEN = "api-test-token-full-0123456789"
+API_READ_TOKEN = "api-test-token-read-0123456789"
+#: Agora's published AccessToken2 test app (agora-facts §6.2), for `/api/v1/tokens`.
+APP_ID = "970CA35de60c44645bbae8a215061b33"
+APP_CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
 
 
 def ncs_body(notice_id: str = "2000001428:4330:107", **extra: object) -> bytes:
@@ -75,15 +82,35 @@ def event_headers(
     return {"Content-Type": "application/json", **headers}
 
 
-def webhook_settings(redis_url: str) -> Settings:
-    """Settings for `redis_url` with both webhook secrets configured."""
+def webhook_settings(redis_url: str, **overrides: Any) -> Settings:
+    """Settings for `redis_url` with both webhook secrets configured (and `overrides`)."""
     return Settings(
         redis_url=redis_url,
         agora_ncs_secret=NCS_SECRET,
         autorec_events_secret=EVENTS_SECRET,
         autorec_events_stream=STREAM,
         _env_file=None,  # type: ignore[call-arg]
+        **overrides,
     )
+
+
+def api_settings(redis_url: str, **overrides: Any) -> Settings:
+    """`webhook_settings` with both API tokens and an Agora app that can sign tokens."""
+    return webhook_settings(
+        redis_url,
+        **{
+            "autorec_api_token": API_TOKEN,
+            "autorec_api_read_token": API_READ_TOKEN,
+            "agora_app_id": APP_ID,
+            "agora_app_certificate": APP_CERTIFICATE,
+            **overrides,
+        },
+    )
+
+
+def bearer(token: str = API_TOKEN) -> dict[str, str]:
+    """The Authorization header of an API request."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 @asynccontextmanager

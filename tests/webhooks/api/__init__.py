@@ -1,0 +1,1 @@
+"""Tests of the app-facing API (`/api/v1`)."""

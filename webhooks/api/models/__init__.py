@@ -1,0 +1,75 @@
+"""Pydantic models of every request and answer of the API; the OpenAPI schemas come from them."""
+
+from __future__ import annotations
+
+from webhooks.api.models.common import (
+    ChannelState,
+    RecordingOutcome,
+    RecordingState,
+    RequestModel,
+    ResponseModel,
+    Rfc3339,
+    StopReason,
+    StreamUid,
+    UploadStatus,
+    UtcTime,
+)
+from webhooks.api.models.requests import (
+    OverrideRequest,
+    PatchRecordingRequest,
+    PolicyFields,
+    RecordRequest,
+    TokenRequest,
+    TranscodingFields,
+)
+from webhooks.api.models.responses import (
+    AgoraErrorOut,
+    AgoraRateOut,
+    ChannelOut,
+    ChannelPage,
+    ErrorOut,
+    EventsOut,
+    OverrideOut,
+    RecordingFile,
+    RecordingOut,
+    RecordingPage,
+    SlotsOut,
+    StatusOut,
+    TokenOut,
+    WorkerOut,
+)
+from worker.state.overrides import Record as OverrideRecord
+
+__all__ = [
+    "AgoraErrorOut",
+    "AgoraRateOut",
+    "ChannelOut",
+    "ChannelPage",
+    "ChannelState",
+    "ErrorOut",
+    "EventsOut",
+    "OverrideOut",
+    "OverrideRecord",
+    "OverrideRequest",
+    "PatchRecordingRequest",
+    "PolicyFields",
+    "RecordRequest",
+    "RecordingFile",
+    "RecordingOut",
+    "RecordingOutcome",
+    "RecordingPage",
+    "RecordingState",
+    "RequestModel",
+    "ResponseModel",
+    "Rfc3339",
+    "SlotsOut",
+    "StatusOut",
+    "StopReason",
+    "StreamUid",
+    "TokenOut",
+    "TokenRequest",
+    "TranscodingFields",
+    "UploadStatus",
+    "UtcTime",
+    "WorkerOut",
+]

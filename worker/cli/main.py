@@ -1,29 +1,27 @@
-"""The `autorec` command line: dev, webhooks, worker, status, sandbox and token.
+"""The `autorec` command line: dev, webhooks, worker, status, sandbox, token, and the manual
+control of a channel: record, stop, auto, recordings.
 
 Bad arguments or a bad configuration end a command with one line on stderr and exit
-status 2, never a traceback. The commands themselves live in `worker.cli.commands`.
+status 2, never a traceback; a command that fails otherwise (Redis unreachable, say) says so
+in one line with exit status 1. The commands themselves live in `worker.cli.commands` and,
+for manual control, `worker.cli.manual` (their arguments: `worker.cli.manual_args`).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from worker.cli import commands
+from worker.cli import argtypes, commands
+from worker.cli.errors import EXIT_USAGE, CommandError
+from worker.cli.manual_args import add_manual_commands
 from worker.dev.redis_server import RedisServerError
 from worker.settings import ConfigError
 
-EXIT_USAGE = 2
-"""Exit status for bad arguments or configuration (argparse's convention)."""
-
-_UINT32_MAX = 2**32 - 1
 _DEFAULT_TOKEN_EXPIRE_S = 24 * 3600
-# RTC channel names: < 64 bytes of letters, digits, space and these marks (agora-facts §2.1).
-_CHANNEL_NAME = re.compile(r"[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,63}")
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
 
@@ -48,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"autorec: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandError as exc:
+        print(f"autorec: {exc}", file=sys.stderr)
+        return exc.exit_status
     except RedisServerError as exc:
         print(f"autorec: error: {exc}", file=sys.stderr)
         return 1
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and stop (empty-channel grace 5 s unless AUTOREC_EMPTY_GRACE_S is set)",
     )  # fmt: skip
     dev.add_argument("--host", default="127.0.0.1", help="webhook service address")
-    dev.add_argument("--port", type=_port, default=8000, help="webhook service port")
+    dev.add_argument("--port", type=argtypes.port, default=8000, help="webhook service port")
     choice = dev.add_mutually_exclusive_group()
     choice.add_argument(
         "--sandbox", dest="sandbox", action="store_const", const=True, default=None,
@@ -88,13 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sandbox", dest="sandbox", action="store_const", const=False,
         help="use real Agora (AGORA_APP_ID, AGORA_CUSTOMER_ID/SECRET required)",
     )  # fmt: skip
-    dev.add_argument("--sandbox-port", type=_port_or_any, default=0, help="default: a free port")
-    dev.add_argument("--redis-port", type=_port_or_any, default=0, help="default: a free port")
     dev.add_argument(
-        "--metrics-port", type=_port_or_any, default=0, help="worker metrics; default: free"
+        "--sandbox-port", type=argtypes.port_or_any, default=0, help="default: a free port"
     )
     dev.add_argument(
-        "--grace-s", type=_positive_float, default=10.0,
+        "--redis-port", type=argtypes.port_or_any, default=0, help="default: a free port"
+    )
+    dev.add_argument(
+        "--metrics-port", type=argtypes.port_or_any, default=0, help="worker metrics; default: free"
+    )
+    dev.add_argument(
+        "--grace-s", type=argtypes.positive_float, default=10.0,
         help="seconds each process gets to stop before it is killed (default 10)",
     )  # fmt: skip
     dev.set_defaults(handler=_dev, parser=dev)
@@ -105,13 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve POST /webhooks/agora, /webhooks/events, /healthz, /readyz, /metrics.",
     )
     webhooks.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    webhooks.add_argument("--port", type=_port, default=8000, help="bind port (default 8000)")
     webhooks.add_argument(
-        "--graceful-shutdown-s", type=_positive_int, default=5,
+        "--port", type=argtypes.port, default=8000, help="bind port (default 8000)"
+    )
+    webhooks.add_argument(
+        "--graceful-shutdown-s", type=argtypes.positive_int, default=5,
         help="seconds open requests get to finish after SIGTERM (default 5)",
     )  # fmt: skip
     webhooks.add_argument(
-        "--limit-concurrency", type=_positive_int, default=None,
+        "--limit-concurrency", type=argtypes.positive_int, default=None,
         help="answer 503 beyond this many concurrent connections",
     )  # fmt: skip
     webhooks.add_argument(
@@ -142,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print one JSON document instead")
     status.add_argument(
-        "--failures", type=_count, default=10, metavar="N",
+        "--failures", type=argtypes.count, default=10, metavar="N",
         help="recent failures to show (default 10, 0 hides them)",
     )  # fmt: skip
     status.set_defaults(handler=_status, parser=status)
@@ -162,21 +169,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print an AccessToken2 RTC token for CHANNEL and UID, signed with "
         "AGORA_APP_ID and AGORA_APP_CERTIFICATE (or --app-id / --app-certificate).",
     )
-    token.add_argument("--channel", required=True, type=_channel, help="channel name")
-    token.add_argument("--uid", required=True, type=_uid, help="integer uid; 0 admits any uid")
+    token.add_argument("--channel", required=True, type=argtypes.channel, help="channel name")
+    token.add_argument(
+        "--uid", required=True, type=argtypes.uid, help="integer uid; 0 admits any uid"
+    )
     token.add_argument(
         "--role", choices=("publisher", "subscriber"), default="publisher",
         help="publisher (join and publish; default) or subscriber (join only)",
     )  # fmt: skip
     token.add_argument(
-        "--expire-s", type=_uint32_positive, default=_DEFAULT_TOKEN_EXPIRE_S,
+        "--expire-s", type=argtypes.uint32_positive, default=_DEFAULT_TOKEN_EXPIRE_S,
         help="validity of the token and its privileges, in seconds (default 86400)",
     )  # fmt: skip
     token.add_argument(
-        "--issue-ts", type=_uint32, default=None, help="issue time, Unix seconds (default: now)"
+        "--issue-ts",
+        type=argtypes.uint32,
+        default=None,
+        help="issue time, Unix seconds (default: now)",
     )
     token.add_argument(
-        "--salt", type=_salt, default=None, help="salt 1..99999999 (default: random)"
+        "--salt", type=argtypes.salt, default=None, help="salt 1..99999999 (default: random)"
     )
     token.add_argument("--app-id", default=None, help="overrides AGORA_APP_ID")
     token.add_argument(
@@ -184,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="overrides AGORA_APP_CERTIFICATE (prefer the variable: argv is visible to others)",
     )  # fmt: skip
     token.set_defaults(handler=_token, parser=token)
+
+    add_manual_commands(commands)
     return parser
 
 
@@ -244,67 +258,7 @@ def _token(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
-# --- argument types and helpers ---------------------------------------------------------
-
-
-def _int_in(text: str, lo: int, hi: int, what: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be an integer, not {text!r}") from None
-    if not lo <= value <= hi:
-        raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, not {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    return _int_in(text, 1, 65535, "a port")
-
-
-def _port_or_any(text: str) -> int:
-    return _int_in(text, 0, 65535, "a port (0: any free port)")
-
-
-def _uid(text: str) -> int:
-    return _int_in(text, 0, _UINT32_MAX, "a uid")
-
-
-def _uint32(text: str) -> int:
-    return _int_in(text, 0, _UINT32_MAX, "the value")
-
-
-def _uint32_positive(text: str) -> int:
-    return _int_in(text, 1, _UINT32_MAX, "the value")
-
-
-def _salt(text: str) -> int:
-    return _int_in(text, 1, 99_999_999, "the salt")
-
-
-def _count(text: str) -> int:
-    return _int_in(text, 0, 1000, "the count")
-
-
-def _positive_int(text: str) -> int:
-    return _int_in(text, 1, 2**31 - 1, "the value")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-    return value
-
-
-def _channel(text: str) -> str:
-    if not _CHANNEL_NAME.fullmatch(text) or len(text.encode("utf-8")) >= 64:
-        raise argparse.ArgumentTypeError(
-            "a channel name is 1 to 63 letters, digits, spaces or !#$%&()+-:;<=.>?@[]^_{}|~,"
-        )
-    return text
+# --- helpers ---------------------------------------------------------------------------
 
 
 def _version() -> str:

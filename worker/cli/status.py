@@ -11,15 +11,13 @@ channels whose session is gone.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 import redis.asyncio as aioredis
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
+from worker.cli import tables
 from worker.settings import Settings
 from worker.state.channel_state import read_channel_state
 from worker.state.history import HistoryStore
@@ -152,11 +150,11 @@ def render_status(report: StatusReport, console: Console) -> None:
         f"slots {report.slots_used}/{report.slots_limit} used · "
         f"{len(report.recordings)} recording session{_s(len(report.recordings))} "
         f"({running} with a sid) · {report.waiting_total} waiting · "
-        f"Redis time {_clock(report.now_ms)}",
+        f"Redis time {tables.clock_ms(report.now_ms)}",
         soft_wrap=True,
     )
     if report.recordings:
-        table = _table("Recording")
+        table = tables.table("Recording")
         table.add_column("channel", overflow="fold", min_width=12)
         table.add_column("state", no_wrap=True)
         table.add_column("users", justify="right", no_wrap=True)
@@ -172,13 +170,13 @@ def render_status(report: StatusReport, console: Console) -> None:
                 str(row.uid),
                 row.sid or "—",
                 row.mode,
-                _duration(row.duration_s),
+                tables.duration(row.duration_s),
             )
         console.print(table)
     else:
         console.print("No recordings.")
     if report.waiting:
-        table = _table("Waiting for a slot (first in line first)")
+        table = tables.table("Waiting for a slot (first in line first)")
         table.add_column("#", justify="right")
         table.add_column("channel")
         table.add_column("users", justify="right")
@@ -189,13 +187,15 @@ def render_status(report: StatusReport, console: Console) -> None:
             table.add_row("", f"… and {more} more", "")
         console.print(table)
     if report.failures:
-        table = _table("Recent failures (newest first)")
+        table = tables.table("Recent failures (newest first)")
         table.add_column("when (UTC)", no_wrap=True)
         table.add_column("channel", overflow="fold")
         table.add_column("what")
         table.add_column("error", overflow="fold")
         for failure in report.failures:
-            table.add_row(_clock(failure.at_ms), failure.channel, failure.what, failure.error)
+            table.add_row(
+                tables.clock_ms(failure.at_ms), failure.channel, failure.what, failure.error
+            )
         console.print(table)
 
 
@@ -207,29 +207,9 @@ def status_console() -> Console:
     return console
 
 
-def _table(title: str) -> Table:
-    return Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-        collapse_padding=True,
-    )  # fmt: skip
-
-
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
 def _users(users: int | None) -> str:
     return "—" if users is None else str(users)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _clock(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -2,15 +2,17 @@
 
 `plan_dev()` turns the settings and the command-line options into the supervisor's children,
 wired together through their environment: the Redis URL, the Agora credentials (the
-sandbox's, generated per run, unless real ones are configured), the NCS secret and ports.
+sandbox's, generated per run, unless real ones are configured), the NCS secret and ports,
+and — unless configured — an API token and an events secret generated per run, so
+`/api/v1` and `/webhooks/events` work at once (the summary table shows both and how to use
+them).
 """
 
 from __future__ import annotations
 
-import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich import box
@@ -19,6 +21,7 @@ from rich.measure import Measurement
 from rich.segment import Segment, Segments
 from rich.table import Table
 
+from worker.dev.credentials import ApiSecrets, api_secrets, sandbox_credentials, sandbox_storage
 from worker.dev.readiness import http_ready, redis_ready
 from worker.dev.redis_server import find_redis_server, free_port
 from worker.dev.run import ChildSpec
@@ -70,6 +73,8 @@ class DevStack:
 
     children: list[ChildSpec]
     endpoints: list[Endpoint]
+    hints: list[str] = field(default_factory=list)
+    """Lines printed under the summary table: how to use what runs."""
 
 
 def uses_sandbox(settings: Settings, forced: bool | None) -> bool:
@@ -123,21 +128,25 @@ def plan_dev(
     if uses_sandbox(settings, options.sandbox):
         sandbox_port = _port(options.sandbox_port, "--sandbox-port")
         sandbox_url = f"http://{LOOPBACK}:{sandbox_port}"
-        credentials = _sandbox_credentials()
+        credentials = sandbox_credentials()
         env.update(credentials)
         env["AGORA_API_URLS"] = sandbox_url
         if not any(getattr(settings, name) is not None for name in _STORAGE):
-            env.update(_sandbox_storage())
+            env.update(sandbox_storage())
         ncs_url = f"{webhooks_url}/webhooks/agora"
         children.append(_sandbox_child(sandbox_port, ncs_url, credentials, base_env))
         endpoints.append(Endpoint("sandbox", sandbox_url, "Agora stand-in"))
     else:
         endpoints.append(Endpoint("agora", ", ".join(settings.agora_api_urls), "real Agora"))
 
+    generated = api_secrets(settings)
+    env.update(generated.env())
+
     argv = [sys.executable, "-m", "worker.cli.main", "webhooks"]
     argv += ["--host", options.host, "--port", str(options.port)]
     children.append(ChildSpec("webhooks", argv, env=env, ready_check=ready))
     endpoints.append(Endpoint("webhooks", webhooks_url, "/webhooks/{agora,events}"))
+    endpoints.extend(_api_endpoints(webhooks_url, generated))
 
     metrics_port = _port(options.metrics_port, "--metrics-port")
     worker_env = {**env, "AUTOREC_WORKER_METRICS_PORT": str(metrics_port)}
@@ -156,7 +165,9 @@ def plan_dev(
         children.append(ChildSpec("demo", argv, env={**base_env, "PYTHONUNBUFFERED": "1"}))
         recordings = f"{sandbox_url}/_sandbox/recordings"
         endpoints.append(Endpoint("demo", recordings, "simulated channels demo-*"))
-    return DevStack(children, endpoints)
+    return DevStack(
+        children, endpoints, _hints(webhooks_url, generated, settings.autorec_events_stream)
+    )
 
 
 def summary_table(stack: DevStack, pids: Mapping[str, int]) -> Table:
@@ -177,13 +188,15 @@ def summary_table(stack: DevStack, pids: Mapping[str, int]) -> Table:
 
 
 def print_summary(console: Console, stack: DevStack, pids: Mapping[str, int]) -> None:
-    """Print `summary_table` whole: wider than the console (say, output to a pipe, 80
-    columns) rather than wrap or cut an address or a note."""
+    """Print `summary_table` and the hints under it whole: wider than the console (say,
+    output to a pipe, 80 columns) rather than wrap or cut an address, a note or a command."""
     table = summary_table(stack, pids)
     needed = Measurement.get(console, console.options.update_width(1000), table).maximum
     options = console.options.update_width(max(console.width, needed))
     for line in console.render_lines(table, options, pad=False):
         console.print(Segments([*line, Segment.line()]), soft_wrap=True)
+    for hint in stack.hints:
+        console.print(hint, soft_wrap=True, highlight=False, markup=False)
 
 
 def _redis_child(port: int, data_dir: Path, base_env: Mapping[str, str]) -> ChildSpec:
@@ -219,26 +232,31 @@ def _sandbox_child(
     return ChildSpec("sandbox", argv, env=env, ready_check=ready)
 
 
-def _sandbox_credentials() -> dict[str, str]:
-    """Fresh credentials shared by the sandbox and autorec for this run only."""
-    return {
-        "AGORA_APP_ID": secrets.token_hex(16),
-        "AGORA_APP_CERTIFICATE": secrets.token_hex(16),
-        "AGORA_CUSTOMER_ID": f"dev-{secrets.token_hex(4)}",
-        "AGORA_CUSTOMER_SECRET": secrets.token_urlsafe(24),
-        "AGORA_NCS_SECRET": secrets.token_urlsafe(24),
-    }
+def _api_endpoints(webhooks_url: str, generated: ApiSecrets) -> list[Endpoint]:
+    """The summary rows of the API and the events webhook, with the secret each needs."""
+    token, secret = generated.api_token, generated.events_secret
+    return [
+        Endpoint(
+            "api",
+            f"{webhooks_url}/api/v1",
+            f"AUTOREC_API_TOKEN={token}" if token else "AUTOREC_API_TOKEN as configured",
+        ),
+        Endpoint(
+            "events",
+            f"{webhooks_url}/webhooks/events",
+            f"AUTOREC_EVENTS_SECRET={secret}" if secret else "AUTOREC_EVENTS_SECRET as configured",
+        ),
+    ]
 
 
-def _sandbox_storage() -> dict[str, str]:
-    """A storage target for the sandbox, which checks its shape but uploads nothing."""
-    return {
-        "STORAGE_VENDOR": "1",
-        "STORAGE_REGION": "0",
-        "STORAGE_BUCKET": "autorec-dev",
-        "STORAGE_ACCESS_KEY": f"dev-{secrets.token_hex(8)}",
-        "STORAGE_SECRET_KEY": secrets.token_urlsafe(24),
-    }
+def _hints(webhooks_url: str, generated: ApiSecrets, events_stream: str) -> list[str]:
+    """How to call the API and send app events with this run's secrets."""
+    token = generated.api_token or "$AUTOREC_API_TOKEN"
+    return [
+        f"  Try the API: curl -H 'Authorization: Bearer {token}' {webhooks_url}/api/v1/status",
+        "  App events: POST to /webhooks/events signed with AUTOREC_EVENTS_SECRET "
+        f"(Standard Webhooks), or XADD to the Redis Stream {events_stream}",
+    ]
 
 
 def _port(requested: int, flag: str) -> int:

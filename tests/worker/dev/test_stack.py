@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from webhooks.signatures import Webhook
 from worker.dev.run import ChildSpec
-from worker.dev.stack import DevOptions, DevStack, plan_dev, uses_sandbox
+from worker.dev.stack import DevOptions, DevStack, plan_dev, print_summary, uses_sandbox
 from worker.settings import ConfigError, Settings
 
 AGORA = {
@@ -176,3 +181,85 @@ def test_an_ipv6_host_is_bracketed_in_the_webhooks_url(tmp_path: Path) -> None:
     sandbox_argv = list(_child(stack, "sandbox").argv)
     ncs_url = sandbox_argv[sandbox_argv.index("--ncs-url") + 1]
     assert ncs_url == f"http://[::1]:{port}/webhooks/agora"
+
+
+def test_the_webhook_service_and_the_worker_get_an_api_token_and_an_events_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = _plan(tmp_path)
+    webhooks, worker = _env(stack, "webhooks"), _env(stack, "worker")
+    for name in ("AUTOREC_API_TOKEN", "AUTOREC_EVENTS_SECRET"):
+        assert webhooks[name] == worker[name]
+        monkeypatch.setenv(name, webhooks[name])
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.autorec_api_token is not None
+    assert len(settings.autorec_api_token.get_secret_value()) >= 32
+    assert settings.autorec_events_secret is not None
+    events_secret = settings.autorec_events_secret.get_secret_value()
+    assert events_secret.startswith("whsec_")
+    assert len(base64.b64decode(events_secret.removeprefix("whsec_"), validate=True)) == 24
+
+
+def test_the_generated_events_secret_signs_what_the_webhook_service_verifies(
+    tmp_path: Path,
+) -> None:
+    webhook = Webhook(_env(_plan(tmp_path), "webhooks")["AUTOREC_EVENTS_SECRET"])
+    now = datetime.now(UTC)
+    headers = webhook.headers("evt-1", now, b"{}")
+    assert webhook.verify(headers, b"{}", now) == "evt-1"
+
+
+def test_each_run_generates_a_fresh_api_token(tmp_path: Path) -> None:
+    first, second = _env(_plan(tmp_path), "webhooks"), _env(_plan(tmp_path), "webhooks")
+    assert first["AUTOREC_API_TOKEN"] != second["AUTOREC_API_TOKEN"]
+    assert first["AUTOREC_EVENTS_SECRET"] != second["AUTOREC_EVENTS_SECRET"]
+
+
+def test_a_configured_api_token_and_events_secret_are_kept_and_never_printed(
+    tmp_path: Path,
+) -> None:
+    stack = _plan(
+        tmp_path, autorec_api_token="my-token", autorec_events_secret="whsec_bXlzZWNyZXQ="
+    )
+    assert "AUTOREC_API_TOKEN" not in _env(stack, "webhooks")
+    assert "AUTOREC_EVENTS_SECRET" not in _env(stack, "webhooks")
+    text = _summary(stack)
+    assert "my-token" not in text
+    assert "bXlzZWNyZXQ=" not in text
+    assert "Authorization: Bearer $AUTOREC_API_TOKEN" in text
+
+
+def test_the_summary_shows_the_api_token_the_events_secret_and_a_curl_line(
+    tmp_path: Path,
+) -> None:
+    port = _free()
+    stack = _plan(tmp_path, DevOptions(port=port))
+    env = _env(stack, "webhooks")
+    token, secret = env["AUTOREC_API_TOKEN"], env["AUTOREC_EVENTS_SECRET"]
+    text = _summary(stack)
+    rows = {line.split()[0]: line for line in text.splitlines() if line.strip()}
+    assert f"http://127.0.0.1:{port}/api/v1" in rows["api"]
+    assert f"AUTOREC_API_TOKEN={token}" in rows["api"]
+    assert f"http://127.0.0.1:{port}/webhooks/events" in rows["events"]
+    assert f"AUTOREC_EVENTS_SECRET={secret}" in rows["events"]
+    curl = f"curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/api/v1/status"
+    assert curl in text.splitlines()[-2]
+    assert "signed with AUTOREC_EVENTS_SECRET" in text.splitlines()[-1]
+
+
+def test_no_api_secret_appears_on_a_command_line(tmp_path: Path) -> None:
+    stack = _plan(tmp_path)
+    env = _env(stack, "webhooks")
+    secrets = (env["AUTOREC_API_TOKEN"], env["AUTOREC_EVENTS_SECRET"])
+    for child in stack.children:
+        assert not [part for part in child.argv if any(s in part for s in secrets)]
+    assert not set(secrets) & set(_env(stack, "sandbox").values())
+
+
+def _summary(stack: DevStack) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False)
+    print_summary(
+        console, stack, {child.name: 10_000 + i for i, child in enumerate(stack.children)}
+    )
+    return out.getvalue()

@@ -28,9 +28,12 @@ from webhooks.metrics import WebhookMetrics, build_registry
 from webhooks.probes import Probes
 from webhooks.receive import AgoraWebhook, EventsWebhook
 from webhooks.signatures import Webhook
+from worker.policies import PolicyError, PolicySet, load_policies
 from worker.redis_target import RedisTarget, parse_redis_url
 from worker.settings import ConfigError, Settings
 from worker.state.connection import Timeouts, connect
+from worker.state.history import HistoryStore
+from worker.state.manual import ManualControl
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class AppState(TypedDict):
     """The one Redis client (connection pool) of the process."""
     queue: EventQueue
     """Deduplicated enqueue into the events stream."""
+    manual: ManualControl
+    """Manual control of channels' recordings (the API's record / stop / automatic)."""
 
 
 def connect_redis(target: RedisTarget | str) -> aioredis.Redis[bytes]:
@@ -94,6 +99,16 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal server error"}, status_code=500)
 
 
+def _policies(settings: Settings) -> PolicySet:
+    """The recording policies (the API validates manual recordings against them)."""
+    try:
+        return load_policies(
+            settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s
+        )
+    except PolicyError as exc:
+        raise ConfigError(f"AUTOREC_POLICY_FILE: {exc}") from None
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the webhook service; with no settings, read them from the environment.
 
@@ -110,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     agora = AgoraWebhook(secret=_ncs_secret(settings), metrics=metrics)
     events = EventsWebhook(webhook=_events_webhook(settings), metrics=metrics)
+    policies = _policies(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
@@ -130,8 +146,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "Redis is unavailable at start (%s); webhooks get 503 until it is up",
                 type(exc).__name__,
             )
+        manual = ManualControl(
+            redis,
+            policies,
+            HistoryStore(redis, history_days=settings.autorec_session_history_days),
+        )
         try:
-            yield {"redis": redis, "queue": queue}
+            yield {"redis": redis, "queue": queue, "manual": manual}
         finally:
             await queue.aclose()
             await redis.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5

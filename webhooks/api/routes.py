@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ExceptionHandler
 
-from webhooks.api import docs, status, tokens
+from webhooks.api import channels, docs, recordings, status, tokens
 from webhooks.api.auth import ApiAuth
 from webhooks.api.errors import ApiError, api_error_response
 from webhooks.api.openapi import openapi_document, openapi_operation
@@ -36,6 +36,8 @@ API_PREFIX: Final = "/api/v1"
 
 #: The documented operations of the API, module by module.
 OPERATIONS: Final[tuple[Operation, ...]] = (
+    *channels.OPERATIONS,
+    *recordings.OPERATIONS,
     *status.OPERATIONS,
     *tokens.OPERATIONS,
 )

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from worker import keys
 from worker.policies.enums import Mode
 from worker.state.scripts import LuaScript
-from worker.state.sessions import RecordingFacts
+from worker.state.sessions import RecordingFacts, Session
 
 MAX_ENTRIES_PER_CHANNEL: Final = 200
 MAX_FAILURES: Final = 200
@@ -64,6 +64,11 @@ def recording_id(sid: str | None, created_ms: int, uid: int) -> str:
     """A recording's id: Agora's sid once known, else one made of when it began and its
     recorder uid (a start that never got a sid)."""
     return sid if sid else f"r{created_ms}-{uid}"
+
+
+def recording_id_of(session: Session) -> str:
+    """The catalog id of a current session's recording."""
+    return recording_id(session.sid, session.created_ms, session.uid)
 
 
 #: Catalog entries pruned per append (the rest goes on later appends).

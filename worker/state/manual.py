@@ -22,11 +22,11 @@ from arq.connections import ArqRedis
 from worker.policies import Policy, PolicySet
 from worker.policies.overlay import OverlayError, overlay
 from worker.state.channel_state import read_channel_state
-from worker.state.history import HistoryStore
+from worker.state.history import HistoryStore, recording_id_of
 from worker.state.overrides import Override, OverrideStore, Record
 from worker.state.reconcile_queue import enqueue_reconcile
 from worker.state.sessions import SessionStore
-from worker.state.views import ChannelReader, ChannelView, RecordingView
+from worker.state.views import ChannelReader, ChannelView, RecordingView, history_view
 
 #: How often a bounded wait looks at the channel again.
 POLL_S: Final = 0.1
@@ -168,16 +168,33 @@ class ManualControl:
         self, channel: str, recording_id: str | None, timeout_s: float
     ) -> RecordingView | None:
         """Wait until the recording `recording_id` (the one running when the stop was asked)
-        has ended; the finished recording, or None if it has not ended in time."""
+        has ended; the finished recording, or None if it has not ended in time.
+
+        The session is followed by when it began, not by its id: a recording that had no
+        sid yet when the stop was asked changes its id once Agora names the sid.
+        """
         if recording_id is None:
             return None
-
-        def ended(view: ChannelView | None) -> bool:
-            return view is None or view.recording is None or view.recording.id != recording_id
-
-        await self.wait_until(channel, ended, timeout_s)
-        found = await self.reader.recording(recording_id)
-        return found if found is not None and found.state == "finished" else None
+        session = await self.sessions.get(channel)
+        if session is None or recording_id not in (
+            recording_id_of(session),
+            f"r{session.created_ms}-{session.uid}",
+        ):
+            found = await self.reader.recording(recording_id)
+            return found if found is not None and found.state == "finished" else None
+        began = session.created_ms
+        deadline = time.monotonic() + min(timeout_s, MAX_WAIT_S)
+        while True:
+            current = await self.sessions.get(channel)
+            if current is None or current.created_ms != began:
+                break
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(POLL_S)
+        for entry in await self.reader.history.history(channel):
+            if entry.created_ms == began:
+                return history_view(entry)
+        return None
 
 
 def _json_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

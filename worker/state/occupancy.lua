@@ -125,8 +125,10 @@ else
       if c == 0 then outcome = 'duplicate' elseif c < 0 then outcome = 'stale' end
     end
     if outcome == 'applied' then
-      -- a join older than the channel's close is a user who has left since
-      local present = ARGV[4] ~= 'l' and tonumber(ARGV[7]) > closed_ts
+      -- a join older than the channel's close is a user who has left since; one of the
+      -- same second (NCS times are whole seconds) came after it: Agora closes a channel
+      -- only once it is empty
+      local present = ARGV[4] ~= 'l' and tonumber(ARGV[7]) >= closed_ts
       if old_state == 'P' then count[slot(old_role)] = count[slot(old_role)] - 1 end
       if present then
         count[slot(role)] = count[slot(role)] + 1

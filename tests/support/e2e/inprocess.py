@@ -24,6 +24,7 @@ import httpx
 import redis.asyncio as aioredis
 from arq.worker import Worker
 from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
 
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, running_sandbox
@@ -103,8 +104,22 @@ class InProcessStack:
     sandbox: RunningSandbox
     admin: SandboxAdmin
     redis: aioredis.Redis[bytes]
+    webhooks: ASGIApp | None = None
+    """The webhook service (its lifespan running), for API calls over ASGI."""
     workers: list[InProcessWorker] = field(default_factory=list)
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def api(self, token: str | None = None) -> httpx.AsyncClient:
+        """A client of the webhook service's API, with `token` (default: the full API
+        token of the stack's environment) as its bearer token."""
+        assert self.webhooks is not None
+        bearer = token if token is not None else self.env.get("AUTOREC_API_TOKEN", "")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.webhooks),
+            base_url="http://webhooks.e2e/api/v1",
+            headers={"Authorization": f"Bearer {bearer}"} if bearer else {},
+            timeout=60.0,
+        )
 
     @property
     def settings(self) -> Settings:
@@ -170,6 +185,7 @@ async def in_process_stack(
                 sandbox=running,
                 admin=SandboxAdmin(running.url),
                 redis=client,
+                webhooks=manager.app,
             )
             try:
                 for _ in range(workers):

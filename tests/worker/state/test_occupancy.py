@@ -215,6 +215,15 @@ async def test_a_join_newer_than_the_destroy_counts(
     assert (await script.apply(redis, join(1, 101), DEFAULT)).occupancy == 1
 
 
+async def test_a_join_in_the_same_second_as_the_destroy_counts(
+    redis: aioredis.Redis, script: OccupancyScript
+) -> None:
+    # NCS times are whole seconds, and Agora closes a channel only once it is empty: a join
+    # stamped with the close's second came after it (a quick rejoin).
+    await script.apply(redis, closed(T0 + 100), DEFAULT)
+    assert (await script.apply(redis, join(1, 7, ts_ms=T0 + 100), DEFAULT)).occupancy == 1
+
+
 async def test_a_repeated_or_older_destroy_is_a_duplicate(
     redis: aioredis.Redis, script: OccupancyScript
 ) -> None:

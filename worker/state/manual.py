@@ -2,15 +2,16 @@
 now" and "back to automatic" do (design §4, invariant I8).
 
 Each writes the channel's override (`worker/state/overrides.py`) and enqueues the channel's
-reconcile job; the controller does the rest under the recording limit, the FIFO queue and
-the request rate. Nothing here calls Agora. The wake-up is best effort: if it cannot be
-enqueued, the periodic pass reconciles every overridden channel within one interval.
+reconcile job in one transaction (both or neither: a Redis failure leaves nothing half
+done); the controller does the rest under the recording limit, the FIFO queue and the
+request rate. Nothing here calls Agora.
 `wait_until` lets a caller wait (bounded) for the outcome it asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ from worker.policies import Policy, PolicySet
 from worker.policies.overlay import OverlayError, overlay
 from worker.state.channel_state import read_channel_state
 from worker.state.history import HistoryStore, recording_id_of
-from worker.state.overrides import Override, OverrideStore, Record
-from worker.state.reconcile_queue import enqueue_reconcile
+from worker.state.overrides import Override, OverrideStore, Record, stage_clear, stage_put
+from worker.state.reconcile_queue import stage_reconcile
 from worker.state.sessions import SessionStore
 from worker.state.views import ChannelReader, ChannelView, RecordingView, history_view
 
@@ -107,8 +108,11 @@ class ManualControl:
             expires_at_ms=expires_at_ms,
             policy_fields=_json_fields(fields),
         )
-        await self.overrides.put(channel, override)
-        await self.wake(channel, tag=f"o{now}")
+        gen = await self._gen(channel)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            stage_put(pipe, channel, override)
+            stage_reconcile(pipe, channel, gen, tag=f"o{now}-{secrets.token_hex(4)}")
+            await pipe.execute()
         return override
 
     async def record(
@@ -123,22 +127,28 @@ class ManualControl:
             channel, Record.ALWAYS, expires_at_ms=expires_at_ms, fields=fields
         )
 
-    async def stop(self, channel: str, *, expires_at_ms: int | None = None) -> Override:
-        """Stop now: override `never` until the channel is next empty (or expires)."""
+    async def stop(self, channel: str, *, expires_at_ms: int | None = None) -> Override | None:
+        """Stop now: override `never` until the channel is next empty (or expires). A channel
+        never seen (no state, session, override or history) has nothing to stop: None."""
+        if expires_at_ms is None and await self.reader.channel(channel) is None:
+            return None
         return await self.set_override(
             channel, Record.NEVER, until_empty=True, expires_at_ms=expires_at_ms
         )
 
     async def automatic(self, channel: str) -> bool:
         """Back to automatic now; False if there was no override."""
-        cleared = await self.overrides.clear(channel)
-        await self.wake(channel, tag=f"a{await self.reader.now_ms()}")
-        return cleared
+        gen = await self._gen(channel)
+        now = await self.reader.now_ms()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            stage_clear(pipe, channel)
+            stage_reconcile(pipe, channel, gen, tag=f"a{now}-{secrets.token_hex(4)}")
+            cleared, *_ = await pipe.execute()
+        return bool(cleared)
 
-    async def wake(self, channel: str, *, tag: str) -> None:
-        """Enqueue the channel's reconcile (best effort; see the module docstring)."""
+    async def _gen(self, channel: str) -> int:
         state = await read_channel_state(self.redis, channel)
-        await enqueue_reconcile(self.arq, channel, state.gen if state else 0, tag=tag)
+        return state.gen if state is not None else 0
 
     async def wait_until(
         self, channel: str, done: Callable[[ChannelView | None], bool], timeout_s: float

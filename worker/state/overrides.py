@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from worker import keys
 from worker.state.scripts import LuaScript
@@ -124,6 +125,21 @@ def desire(
     return Desire(False, manual_stop=True, until_ms=override.expires_at_ms, override=override)
 
 
+def stage_put(pipe: Pipeline[bytes], channel: str, override: Override) -> None:
+    """Add "replace the channel's override" to a transaction."""
+    key = keys.override(channel)
+    pipe.delete(key)
+    pipe.hset(key, mapping=override.to_fields())  # type: ignore[arg-type]
+    pipe.zadd(keys.OVERRIDES, {channel: override.set_at_ms})
+
+
+def stage_clear(pipe: Pipeline[bytes], channel: str) -> None:
+    """Add "remove the channel's override" to a transaction (its first reply: whether
+    there was one)."""
+    pipe.delete(keys.override(channel))
+    pipe.zrem(keys.OVERRIDES, channel)
+
+
 class OverrideStore:
     """Reads and writes channels' overrides."""
 
@@ -136,18 +152,14 @@ class OverrideStore:
 
     async def put(self, channel: str, override: Override) -> None:
         """Replace the channel's override."""
-        key = keys.override(channel)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping=override.to_fields())  # type: ignore[arg-type]
-            pipe.zadd(keys.OVERRIDES, {channel: override.set_at_ms})
+            stage_put(pipe, channel, override)
             await pipe.execute()
 
     async def clear(self, channel: str) -> bool:
         """Back to automatic; False if there was no override."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.override(channel))
-            pipe.zrem(keys.OVERRIDES, channel)
+            stage_clear(pipe, channel)
             deleted, _ = await pipe.execute()
         return bool(deleted)
 

@@ -16,6 +16,10 @@ from typing import Final
 
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
+from arq.constants import default_queue_name, job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from worker import keys
@@ -23,6 +27,9 @@ from worker.state.scripts import LuaScript
 
 #: The arq function name of the per-channel reconcile job.
 RECONCILE_FUNCTION: Final = "reconcile_channel"
+
+#: How long a queued job record lives if no worker takes it (arq's default).
+_JOB_EXPIRES_MS: Final = 86_400_000
 
 _CLEAR_DUE: Final = LuaScript("worker.state", "reconcile_queue_clear_due.lua")
 
@@ -58,6 +65,23 @@ async def enqueue_reconcile(
         _defer_by=defer_s if defer_s is None or defer_s > 0 else None,
     )
     return job is not None
+
+
+def stage_reconcile(
+    pipe: Pipeline[bytes], channel: str, gen: int, *, tag: str
+) -> None:
+    """Add the enqueue of `reconcile_channel(channel)` (job id tagged `tag`, unique) to a
+    transaction, so the job is queued if and only if the rest of the transaction is written.
+
+    What arq's `enqueue_job` writes (the job record and its queue entry, in arq's own format
+    so queue dashboards read it), without its check for an existing id: a tag must make the
+    id new (e.g. the time of the change that asks for the reconcile).
+    """
+    job_id = reconcile_job_id(channel, gen, tag)
+    now_ms = timestamp_ms()
+    job = serialize_job(RECONCILE_FUNCTION, (channel,), {}, None, now_ms)
+    pipe.psetex(job_key_prefix + job_id, _JOB_EXPIRES_MS, job)
+    pipe.zadd(default_queue_name, {job_id: now_ms})
 
 
 async def clear_due(redis: aioredis.Redis[bytes], wakeups: Iterable[tuple[str, int]]) -> None:

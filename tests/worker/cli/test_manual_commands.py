@@ -247,9 +247,18 @@ def test_a_channel_given_after_wait_is_explained(capsys: pytest.CaptureFixture[s
 # --- stop and auto ------------------------------------------------------------------------
 
 
+def _occupied(store: redis.Redis, channel: str) -> None:
+    """The channel as the occupancy script leaves it with one host in it."""
+    store.hset(
+        keys.channel(channel),
+        mapping={"occupancy": 1, "desired": 1, "gen": 1, "hosts": 1, "audience": 0},
+    )
+
+
 def test_stop_sets_a_never_override_until_the_channel_is_next_empty(
     capsys: pytest.CaptureFixture[str], store: redis.Redis
 ) -> None:
+    _occupied(store, "room-1")
     code, _, err = _run(capsys, "stop", "room-1")
     assert (code, err) == (0, "")
     override = _override(store, "room-1")
@@ -281,6 +290,7 @@ def test_stop_and_wait_with_nothing_recording_says_so_at_once(
 def test_auto_removes_the_override_and_wakes_the_channel(
     capsys: pytest.CaptureFixture[str], store: redis.Redis
 ) -> None:
+    _occupied(store, "room-1")
     assert _run(capsys, "stop", "room-1")[0] == 0
     store.delete("arq:queue")
     code, out, err = _run(capsys, "auto", "room-1")
@@ -288,7 +298,7 @@ def test_auto_removes_the_override_and_wakes_the_channel(
     assert _override(store, "room-1") is None
     assert not store.zscore(keys.OVERRIDES, "room-1")
     assert len(_queued_jobs(store)) == 1
-    assert out == "room-1: idle · never seen · automatic\n"
+    assert out == "room-1: idle, recording wanted · 1 user · automatic\n"
 
 
 def test_auto_without_an_override_says_there_was_none(

@@ -67,9 +67,7 @@ async def enqueue_reconcile(
     return job is not None
 
 
-def stage_reconcile(
-    pipe: Pipeline[bytes], channel: str, gen: int, *, tag: str
-) -> None:
+def stage_reconcile(pipe: Pipeline[bytes], channel: str, gen: int, *, tag: str) -> None:
     """Add the enqueue of `reconcile_channel(channel)` (job id tagged `tag`, unique) to a
     transaction, so the job is queued if and only if the rest of the transaction is written.
 

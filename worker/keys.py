@@ -146,3 +146,39 @@ OVERRIDES: Final = f"{PREFIX}ovr:index"
 CATALOG: Final = f"{PREFIX}catalog"
 #: Hash: recording id → its channel (to find a recording of the catalog by id).
 CATALOG_CHANNELS: Final = f"{PREFIX}catalog:ch"
+
+
+def notification(message_id: str) -> str:
+    """Hash: one outgoing notification (type, body, and per endpoint its delivery state)."""
+    return f"{PREFIX}ntf:m:{message_id}"
+
+
+def notification_queue(endpoint: str) -> str:
+    """Sorted set: an endpoint's notifications still to deliver, by order of writing."""
+    return f"{PREFIX}ntf:q:{endpoint}"
+
+
+def notification_wake(endpoint: str) -> str:
+    """List: pushed to when an endpoint has a new notification (its deliverer waits on it)."""
+    return f"{PREFIX}ntf:wake:{endpoint}"
+
+
+def notification_lock(endpoint: str) -> str:
+    """String: the worker delivering to an endpoint (one at a time keeps the order)."""
+    return f"{PREFIX}ntf:lock:{endpoint}"
+
+
+def notification_guard(name: str) -> str:
+    """String: set once a notification that must be sent once (e.g. `uploaded:<sid>`) was."""
+    return f"{PREFIX}ntf:once:{name}"
+
+
+#: Counter that orders notifications.
+NOTIFICATION_SEQ: Final = f"{PREFIX}ntf:seq"
+#: Sorted sets of notifications by outcome (member = id, score = when, ms), trimmed.
+NOTIFICATIONS_DELIVERED: Final = f"{PREFIX}ntf:delivered"
+NOTIFICATIONS_FAILED: Final = f"{PREFIX}ntf:failed"
+#: Sorted set of every notification still pending somewhere (member = id, score = order).
+NOTIFICATIONS_PENDING: Final = f"{PREFIX}ntf:pending"
+#: The stream apps may consume instead of (or beside) webhooks.
+NOTIFICATIONS_STREAM: Final = f"{PREFIX}notifications"

@@ -46,6 +46,7 @@ from worker.ingest.consumer import StreamConsumer
 from worker.ingest.normalize import UidRange
 from worker.logsetup import configure_logging, log_level
 from worker.metrics import WorkerMetrics, start_metrics_server
+from worker.notify.service import NotificationDelivery, signer_for
 from worker.policies import PolicyError, load_policies
 from worker.settings import ConfigError, Settings
 from worker.state.changes import UPDATE_FUNCTION
@@ -124,6 +125,7 @@ async def startup(ctx: WorkerContext) -> None:
         await shutdown(ctx)
         raise
     ctx["consumer_task"] = asyncio.create_task(consumer.run(), name="autorec-events-consumer")
+    ctx["notify"] = NotificationDelivery.start(consumer_redis, settings, metrics.registry)
     logger.info(
         "events consumer %r reading %r; policies from %s",
         consumer.name,
@@ -134,6 +136,9 @@ async def startup(ctx: WorkerContext) -> None:
 
 async def shutdown(ctx: WorkerContext) -> None:
     """arq `on_shutdown`: stop the consumer (cancel it if it hangs), close what startup made."""
+    delivery = ctx.pop("notify", None)
+    if delivery is not None:
+        await delivery.stop()
     consumer = ctx.get("consumer")
     task = ctx.pop("consumer_task", None)
     if consumer is not None:
@@ -246,6 +251,7 @@ def check_configuration(settings: Settings) -> None:
     """What the worker's startup would refuse, said before it connects to Redis: missing
     Agora credentials or storage, a bad policy file (ConfigError naming the variable)."""
     controller_config(settings)
+    signer_for(settings)
     try:
         load_policies(settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s)
     except PolicyError as exc:

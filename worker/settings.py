@@ -120,6 +120,33 @@ class Settings(BaseSettings):
         default=None,
         description="Optional read-only bearer token of the API and the dashboard: GET only.",
     )
+    autorec_notify_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URLs that receive every recording lifecycle notification "
+        "(signed per Standard Webhooks); unset: notifications go only to the Redis Stream "
+        "autorec:notifications.",
+    )
+    autorec_notify_secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks secret (whsec_...) that signs outgoing notifications; "
+        "required with AUTOREC_NOTIFY_URLS.",
+    )
+    autorec_notify_retry_s: Annotated[list[float], NoDecode] = Field(
+        default=[5, 30, 120, 600, 1800, 3600],
+        description="Seconds between a notification's delivery attempts (comma-separated); the "
+        "last repeats until AUTOREC_NOTIFY_MAX_AGE_S.",
+    )
+    autorec_notify_max_age_s: float = Field(
+        default=26 * 3600,
+        ge=60,
+        description="Seconds a notification is retried before it is marked failed.",
+    )
+    autorec_notify_stream_maxlen: int = Field(
+        default=10_000,
+        ge=100,
+        description="Approximate length the notifications stream (autorec:notifications) is "
+        "trimmed to.",
+    )
     autorec_session_history_days: float = Field(
         default=30, gt=0, description="Days a channel's recording history is kept."
     )
@@ -204,6 +231,37 @@ class Settings(BaseSettings):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return [url.rstrip("/") for url in value]
 
+    @field_validator("autorec_notify_urls", mode="before")
+    @classmethod
+    def _split_notify_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("autorec_notify_urls")
+    @classmethod
+    def _check_notify_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.match(r"^https?://[^\s/]+", url):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a URL twice")
+        return value
+
+    @field_validator("autorec_notify_retry_s", mode="before")
+    @classmethod
+    def _split_delays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("autorec_notify_retry_s")
+    @classmethod
+    def _check_delays(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < delay <= 86_400 for delay in value):
+            raise ValueError("needs one or more delays, each above 0 and at most 86400 s")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
@@ -272,6 +330,7 @@ class Settings(BaseSettings):
             self.autorec_events_secret,
             self.autorec_api_token,
             self.autorec_api_read_token,
+            self.autorec_notify_secret,
             self.storage_access_key,
             self.storage_secret_key,
         ]

@@ -18,10 +18,12 @@ from worker.controller.metrics import ControllerMetrics
 from worker.controller.recorder_uids import RecorderUids, recorder_uids
 from worker.controller.start_request import StorageTarget
 from worker.ingest.normalize import UidRange
+from worker.notify.emit import Notifier
 from worker.policies import PolicySet, load_policies
 from worker.settings import Settings
 from worker.state.history import HistoryStore
 from worker.state.occupancy import OccupancyRules, OccupancyScript
+from worker.state.outbox import Endpoint, Outbox
 from worker.state.ratelimit import RateLimiter
 from worker.state.sessions import SessionStore
 from worker.state.slots import Slots
@@ -88,6 +90,8 @@ class ControllerDeps:
     history: HistoryStore
     occupancy: OccupancyScript
     config: ControllerConfig
+    notifier: Notifier
+    """Writes the app's notifications with the state changes they report."""
     metrics: ControllerMetrics = field(default_factory=ControllerMetrics.create)
     """The controller's metrics (on the worker's registry)."""
 
@@ -158,5 +162,15 @@ def build_deps(
         history=HistoryStore(arq, history_days=settings.autorec_session_history_days),
         occupancy=OccupancyScript(),
         config=config,
+        notifier=Notifier(outbox_for(arq, settings)),
         metrics=metrics or ControllerMetrics.create(),
+    )
+
+
+def outbox_for(redis: ArqRedis, settings: Settings) -> Outbox:
+    """The outbox for the configured notification endpoints (none: the stream only)."""
+    return Outbox(
+        redis,
+        [Endpoint(url) for url in settings.autorec_notify_urls],
+        stream_maxlen=settings.autorec_notify_stream_maxlen,
     )

@@ -88,8 +88,12 @@ class Effects:
             await self.wake(channel, now_ms, now_ms=now_ms)
 
     async def save(self, session: Session, previous: Session | None) -> Session:
-        """Persist a session change and return the new session."""
-        await self.deps.sessions.save(session, previous)
+        """Persist a session change and return the new session; a session that learns its
+        sid tells the app (`recording.started`, in the same transaction)."""
+        also = None
+        if session.sid is not None and (previous is None or previous.sid is None):
+            also = self.deps.notifier.staged_started(session, await self.now_ms())
+        await self.deps.sessions.save(session, previous, also=also)
         if session.state is SessionState.STARTED and (
             previous is None or previous.state is not SessionState.STARTED
         ):
@@ -151,7 +155,7 @@ class Effects:
             streams=session.streams,
         )
         if outcome is not Outcome.CANCELLED:
-            await self.deps.history.append(entry)
+            await self.deps.history.append(entry, also=self.deps.notifier.staged_end(entry, now_ms))
         self._count_end(outcome)
         await self.deps.sessions.delete(session.channel)
         logger.info(

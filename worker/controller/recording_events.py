@@ -111,7 +111,13 @@ class RecordingEventHandler:
             return
         if current and await self.deps.sessions.note(event.channel, facts):
             return
-        await self.deps.history.amend(event.channel, event.sid, facts)
+        if await self.deps.history.amend(event.channel, event.sid, facts) and (
+            facts.uploading_status is not None
+        ):
+            # The files of a recording that has ended are complete: tell the app (once).
+            entry = await self.deps.history.find(event.channel, event.sid)
+            if entry is not None:
+                await self.deps.notifier.uploaded(entry, await self.effects.now_ms())
 
     async def _wake(self, channel: str) -> None:
         now = await self.effects.now_ms()

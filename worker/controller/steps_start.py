@@ -11,6 +11,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from worker import keys
 from worker.controller.effects import Effects
 from worker.controller.failures import (
     ACQUIRE_ERRORS,
@@ -26,6 +27,7 @@ from worker.controller.start_request import (
     start_request,
 )
 from worker.controller.step import Step
+from worker.notify.emit import waiting_guard
 from worker.state.sessions import Session, SessionState
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,9 @@ async def take_slot(fx: Effects, step: Step) -> bool:
             step.channel,
             admission.position,
         )
+        await fx.deps.notifier.waiting(step.channel, step.policy, admission.position, step.now_ms)
         return False
+    await fx.deps.redis.delete(keys.notification_guard(waiting_guard(step.channel)))
     uid_index = await fx.next_uid_index(step.channel, step.now_ms)
     session = fx.new_session(step.channel, step.policy, uid_index, step.now_ms, step.overlay)
     await fx.save(session, None)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from worker.controller.loop import Controller
     from worker.ingest.consumer import StreamConsumer
     from worker.metrics import MetricsServer, WorkerMetrics
+    from worker.notify.service import NotificationDelivery
 
 
 class WorkerContext(TypedDict, total=False):
@@ -44,6 +45,8 @@ class WorkerContext(TypedDict, total=False):
     """The events-stream consumer."""
     consumer_task: asyncio.Task[None]
     """The task running `consumer.run()`."""
+    notify: NotificationDelivery
+    """The notification deliverers (one task per endpoint)."""
     job_id: str
     """Set by arq for each job."""
     job_try: int

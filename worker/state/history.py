@@ -13,12 +13,14 @@ Read API for operator surfaces: `history(channel)`, `channels()`, `recent_failur
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from worker import keys
 from worker.policies.enums import Mode
@@ -138,7 +140,9 @@ class HistoryStore:
         self.redis = redis
         self.keep_ms = max(1, int(history_days * _DAY_MS))
 
-    async def append(self, entry: HistoryEntry) -> None:
+    async def append(
+        self, entry: HistoryEntry, *, also: Callable[[Pipeline[bytes]], object] | None = None
+    ) -> None:
         """Add a finished recording (newest first), refresh the retention, list it in the
         catalog and drop index and catalog entries past the retention (so both stay
         bounded)."""
@@ -158,6 +162,8 @@ class HistoryStore:
             pipe.pexpire(key, self.keep_ms)
             pipe.zadd(keys.HISTORY_INDEX, {entry.channel: entry.ended_ms})
             pipe.zremrangebyscore(keys.HISTORY_INDEX, "-inf", entry.ended_ms - self.keep_ms - 1)
+            if also is not None:
+                also(pipe)  # e.g. the notification of the end, in the same transaction
             await pipe.execute()
 
     async def amend(self, channel: str, sid: str, facts: RecordingFacts) -> bool:

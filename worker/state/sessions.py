@@ -15,13 +15,14 @@ States (a `SessionState`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from worker import keys
 from worker.policies.enums import Mode
@@ -237,9 +238,16 @@ class SessionStore:
             return None
         return Session.from_fields(channel, raw)
 
-    async def save(self, session: Session, previous: Session | None = None) -> None:
+    async def save(
+        self,
+        session: Session,
+        previous: Session | None = None,
+        *,
+        also: Callable[[Pipeline[bytes]], object] | None = None,
+    ) -> None:
         """Store `session`, writing only what changed since `previous` (fields other
-        writers own, such as those set by recording events, are left alone)."""
+        writers own, such as those set by recording events, are left alone). `also` adds
+        commands to the same transaction (a notification of the change)."""
         new = session.to_fields()
         old = previous.to_fields() if previous is not None else {}
         changed = {k: v for k, v in new.items() if old.get(k) != v}
@@ -252,6 +260,8 @@ class SessionStore:
                 pipe.hdel(key, *removed)
             if previous is None:
                 pipe.zadd(keys.SESSIONS, {session.channel: session.created_ms})
+            if also is not None:
+                also(pipe)
             await pipe.execute()
 
     async def note(self, channel: str, facts: RecordingFacts) -> bool:

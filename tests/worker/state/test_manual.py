@@ -33,8 +33,14 @@ async def test_back_to_automatic_queues_a_reconcile_and_says_whether_there_was_a
     redis: aioredis.Redis,
 ) -> None:
     control = manual(redis)
+    await redis.hset(keys.channel("room-1"), mapping={"occupancy": 1, "desired": 1, "gen": 1})
     await control.stop("room-1")
     assert await control.automatic("room-1")
     assert not await control.automatic("room-1")
     assert await redis.zcard(default_queue_name) == 3
+
+
+async def test_stopping_a_channel_never_seen_writes_nothing(redis: aioredis.Redis) -> None:
+    assert await manual(redis).stop("nobody") is None
+    assert await redis.dbsize() == 0
     assert await redis.exists(keys.override("room-1")) == 0

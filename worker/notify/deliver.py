@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: A receiver's answer must come within this.
 ATTEMPT_TIMEOUT_S: Final = 10.0
-#: The delivering worker holds the endpoint's lock this long and renews it each pass.
-LOCK_TTL_S: Final = 30.0
+#: The delivering worker holds the endpoint's lock this long and renews it before each
+#: attempt (so it outlasts one attempt); a worker that dies hands over within this.
+LOCK_TTL_S: Final = ATTEMPT_TIMEOUT_S + 5.0
 #: The longest an idle deliverer waits before looking again (retries due, the lock).
 IDLE_WAIT_S: Final = 1.0
 #: Messages looked at per pass.
@@ -148,6 +149,8 @@ class Deliverer:
                 break
             if message.recording in blocked:
                 continue
+            if not await self._hold():  # renewed before each attempt: it outlasts one
+                break
             delivery = message.deliveries.get(self.endpoint.id)
             now = await self._now_ms()
             due = delivery.due_ms if delivery is not None and delivery.due_ms else now

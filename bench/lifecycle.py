@@ -209,7 +209,9 @@ async def _sleep_until(monotonic_s: float) -> None:
         await asyncio.sleep(delay)
 
 
-def _child_env(qps: float, reconcile_interval_s: float) -> dict[str, str]:
+def _child_env(
+    qps: float, reconcile_interval_s: float, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
     env.update(
         {
@@ -220,6 +222,7 @@ def _child_env(qps: float, reconcile_interval_s: float) -> dict[str, str]:
             "AUTOREC_LOG_LEVEL": "INFO",
             "SANDBOX_QPS_LIMIT": f"{qps:g}",
             "SANDBOX_MAX_CONCURRENT": "50",
+            **(extra or {}),
         }
     )
     return env
@@ -227,14 +230,18 @@ def _child_env(qps: float, reconcile_interval_s: float) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    qps: float, reconcile_interval_s: float, log_path: Path
+    qps: float,
+    reconcile_interval_s: float,
+    log_path: Path,
+    extra_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Sandbox]:
-    """`autorec dev`'s children (redis, sandbox, webhooks, worker) until the block exits."""
+    """`autorec dev`'s children (redis, sandbox, webhooks, worker) until the block exits;
+    `extra_env` adds to (or overrides) their environment."""
     with tempfile.TemporaryDirectory(prefix="autorec-bench-") as data_dir:
         stack = plan_dev(
             Settings.model_construct(),
             DevOptions(port=free_port(), sandbox=True),
-            base_env=_child_env(qps, reconcile_interval_s),
+            base_env=_child_env(qps, reconcile_interval_s, extra_env),
             data_dir=Path(data_dir),
         )
         sandbox_url = next(e.address for e in stack.endpoints if e.name == "sandbox")
@@ -256,7 +263,7 @@ async def running_stack(
                 await run
 
 
-async def _latency_phase(sandbox: Sandbox, channels: int, rate: float) -> list[float]:
+async def latency_phase(sandbox: Sandbox, channels: int, rate: float) -> list[float]:
     """Open a channel every 1/rate s; each stays open for HOLD_OPENS opens, then empties."""
     names = [f"lat-{n}" for n in range(WARMUP_OPENS + channels)]
     joined: dict[str, float] = {}
@@ -308,7 +315,7 @@ async def measure(
     if log_path is None:
         log_path = Path(tempfile.gettempdir()) / "autorec-bench-lifecycle.log"
     async with running_stack(qps, reconcile_interval_s, log_path) as sandbox:
-        latencies_ms = await _latency_phase(sandbox, channels, rate)
+        latencies_ms = await latency_phase(sandbox, channels, rate)
         # Let the stops' requests leave the rate window before the burst starts.
         await asyncio.sleep(REQUESTS_PER_OPEN * 1.0)
         burst_s = await _burst_phase(sandbox, burst, qps)

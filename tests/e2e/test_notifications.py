@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.e2e.checks import assert_converged, eventually
+from tests.support.e2e.checks import assert_converged, eventually, holds
 from tests.support.e2e.inprocess import StackFactory
 from tests.support.e2e.procstack import process_stack
 from tests.support.receiver import Receiver, receiver
@@ -65,6 +65,37 @@ async def test_a_join_and_a_leave_deliver_started_stopped_and_uploaded_with_file
     assert uploaded["data"]["upload_status"] == "uploaded"
     assert uploaded["data"]["files"], "the uploaded notification lists the files"
     assert all(b["timestamp"].endswith("Z") for b in (started, stopped, uploaded))
+
+
+async def test_a_receiver_answering_500_gets_the_same_id_until_it_recovers_and_410_ends_it(
+    stack: StackFactory,
+) -> None:
+    async with receiver() as failing, receiver() as gone:
+        failing.answer(500, 500, 200)
+        gone.answer(410)
+        async with stack(env=notify_env(failing.url, gone.url)) as s:
+            await s.admin.join("room-1", 101)
+            await assert_converged(s.admin, occupied=["room-1"])
+
+            await eventually(lambda: len(failing.delivered()) == 1, what="the delivery")
+            await eventually(lambda: len(gone.received) == 1, what="the refused attempt")
+            ids = [r.headers["webhook-id"] for r in failing.received]
+            await holds_no_more(gone, seconds=2.0)
+
+    assert [r.status for r in failing.received] == [500, 500, 200]
+    assert len(set(ids)) == 1
+    assert gone.received[0].headers["webhook-id"] == ids[0]
+    assert [b["type"] for b in bodies(failing)] == ["recording.started"]
+
+
+async def holds_no_more(hooks: Receiver, *, seconds: float) -> None:
+    """Nothing more arrives at `hooks` for `seconds` (beyond three retry delays)."""
+    count = len(hooks.received)
+
+    async def unchanged() -> bool:
+        return len(hooks.received) == count
+
+    await holds(unchanged, for_s=seconds, what="no retry")
 
 
 async def test_a_channel_queued_behind_the_limit_is_told_it_waits(stack: StackFactory) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from worker.state.history import Outcome
+from worker.state.history import MAX_DURATION_STOP_REASON, Outcome
 from worker.state.overrides import MANUAL_STOP_REASON
 from worker.state.sessions import Session, SessionState
 
@@ -190,7 +190,7 @@ def _sid_unknown(facts: Facts, session: Session) -> Action:
 def _recording(facts: Facts, session: Session) -> Action:
     started = session.started_ms if session.started_ms is not None else session.created_ms
     if facts.now_ms - started >= facts.max_duration_ms:
-        return Action(Do.STOP, "max_duration")
+        return Action(Do.STOP, MAX_DURATION_STOP_REASON)
     check_due = session.check_due_ms
     if session.state is SessionState.STARTED and check_due is None:
         check_due = started

@@ -68,6 +68,9 @@ class ControllerConfig:
     reconcile interval, so a lost notification is healed by the next pass but one)."""
     alternate_uid_window_ms: int = 600_000
     """A new session within this time of the last one uses the other recorder uid."""
+    segment_window_ms: int = 600_000
+    """A recording that starts within this time after the channel's last one stopped for
+    `max_duration_s` continues it as its next segment."""
     reconcile_interval_s: float = 30.0
     max_api_qps: float = 10.0
 

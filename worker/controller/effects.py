@@ -17,14 +17,21 @@ from typing import Any, Final
 import orjson
 
 from worker import keys
-from worker.controller.deps import ControllerDeps
+from worker.controller.deps import ControllerConfig, ControllerDeps
 from worker.controller.failures import StepFailure
 from worker.controller.metrics import Drift
 from worker.controller.recorder_uids import BACKUP, PRIMARY
 from worker.events import Role
 from worker.policies import Policy
 from worker.state.channel_state import ChannelState, read_channel_state, read_members
-from worker.state.history import Failure, HistoryEntry, Outcome
+from worker.state.files import RecordingFile, merge_files
+from worker.state.history import (
+    MAX_DURATION_STOP_REASON,
+    Failure,
+    HistoryEntry,
+    Outcome,
+    recording_id_of,
+)
 from worker.state.reconcile_queue import enqueue_reconcile, reconcile_job_id
 from worker.state.sessions import Session, SessionState
 
@@ -127,12 +134,13 @@ class Effects:
         outcome: Outcome,
         now_ms: int,
         *,
-        files: tuple[str, ...] | None = None,
+        files: tuple[RecordingFile, ...] = (),
         uploading_status: str | None = None,
     ) -> None:
         """The recording has ended (or never started): history, forget the session, free
-        the slot, wake the channels now admitted. `files` and `uploading_status` (from the
-        stop answer) replace the session's when given."""
+        the slot, wake the channels now admitted. `files` (from the stop answer) merge into
+        the session's by filename; `uploading_status` replaces the session's when given."""
+        session = await self._with_reported_facts(session)
         entry = HistoryEntry(
             channel=session.channel,
             outcome=outcome,
@@ -146,13 +154,15 @@ class Effects:
             sid=session.sid,
             started_ms=session.started_ms,
             stop_reason=session.stop_reason,
-            files=files if files is not None else session.files,
+            files=merge_files(session.files, files),
             uploading_status=uploading_status or session.uploading_status,
             leave_code=session.leave_code,
             exit_status=session.exit_status,
             failover_uid=session.failover_uid,
             last_error=session.last_error,
             streams=session.streams,
+            segment=session.segment,
+            logical_id=session.logical_id or recording_id_of(session),
         )
         if outcome is not Outcome.CANCELLED:
             await self.deps.history.append(entry, also=self.deps.notifier.staged_end(entry, now_ms))
@@ -176,6 +186,22 @@ class Effects:
             )
         await self.wake_all(await self.deps.slots.release(session.channel), now_ms)
 
+    async def _with_reported_facts(self, session: Session) -> Session:
+        """`session` with the facts recording events stored on it meanwhile: a synchronous
+        stop answers only once the uploads are done, so events 31/32 (files with every
+        detail) often arrive while it is in flight."""
+        stored = await self.deps.sessions.get(session.channel)
+        if stored is None or stored.created_ms != session.created_ms:
+            return session
+        return replace(
+            session,
+            files=merge_files(session.files, stored.files),
+            uploading_status=stored.uploading_status or session.uploading_status,
+            leave_code=_first(stored.leave_code, session.leave_code),
+            exit_status=_first(stored.exit_status, session.exit_status),
+            failover_uid=_first(stored.failover_uid, session.failover_uid),
+        )
+
     def _count_end(self, outcome: Outcome) -> None:
         metrics = self.deps.metrics
         if outcome is Outcome.START_FAILED:
@@ -193,7 +219,7 @@ class Effects:
         await self.finish(failed, Outcome.START_FAILED, now_ms)
         await self.wake(session.channel, now_ms + backoff_ms, now_ms=now_ms)
 
-    def new_session(
+    async def new_session(
         self,
         channel: str,
         policy: Policy,
@@ -202,8 +228,16 @@ class Effects:
         overlay: Mapping[str, Any] | None = None,
     ) -> Session:
         """A session that holds a slot and is about to acquire (`overlay`: a manual
-        override's per-recording policy fields, kept for the session's lifetime)."""
+        override's per-recording policy fields, kept for the session's lifetime); the next
+        segment of the channel's last recording when that one stopped for `max_duration_s`
+        shortly before (`segment_window_ms`), else the first segment of a new one."""
         uids = self.deps.config.uids(channel)
+        segment, logical_id = 1, None
+        last = await self.deps.history.last(channel)
+        if last is not None and _continued_by_a_start_at(last, now_ms, self.deps.config):
+            # A continuation whose start failed leaves its place to this one.
+            failed = last.outcome is Outcome.START_FAILED
+            segment, logical_id = last.segment + (0 if failed else 1), last.logical
         return Session(
             channel=channel,
             state=SessionState.ACQUIRING,
@@ -214,4 +248,21 @@ class Effects:
             created_ms=now_ms,
             streams=policy.streams.value,
             overlay=orjson.dumps(dict(overlay)).decode() if overlay else None,
+            segment=segment,
+            logical_id=logical_id,
         )
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _continued_by_a_start_at(last: HistoryEntry, now_ms: int, config: ControllerConfig) -> bool:
+    """Whether a recording starting at `now_ms` continues the channel's `last` one: it was
+    stopped for `max_duration_s` (or it was such a continuation whose start failed, whose
+    place the new one takes) within `segment_window_ms` before."""
+    if now_ms - last.ended_ms > config.segment_window_ms:
+        return False
+    if last.outcome is Outcome.START_FAILED:
+        return last.segment > 1
+    return last.stop_reason == MAX_DURATION_STOP_REASON

@@ -17,6 +17,7 @@ from typing import Final
 from worker import keys
 from worker.controller.effects import Effects
 from worker.events import RecordingEvent, RecordingEventType
+from worker.state.files import RecordingFile
 from worker.state.sessions import RecordingFacts
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class RecordingEventHandler:
             facts = RecordingFacts(failover_uid=event.details.new_uid)
             await self._note(event, current, facts)
         elif kind in _UPLOAD_STATUS or kind is RecordingEventType.WEB_RECORDER_STOPPED:
-            files = tuple(f.file_name for f in event.details.file_list)
+            files = tuple(map(RecordingFile.from_event, event.details.file_list))
             facts = RecordingFacts(uploading_status=_UPLOAD_STATUS.get(kind), files=files or None)
             await self._note(event, current, facts)
 

@@ -16,13 +16,14 @@ import logging
 from dataclasses import replace
 
 from worker.agora import AgoraAlreadyStopped, AgoraError, AgoraNotFound, StopOutcome
-from worker.agora.models.responses import QueryResponse, StopResponse
+from worker.agora.models.responses import QueryResponse, RecordedFile, StopResponse
 from worker.controller.decide import DEAD_STOP_REASON, proven_gone
 from worker.controller.effects import Effects
 from worker.controller.failures import TRANSIENT, error_text
 from worker.controller.start_request import recording_mode
 from worker.controller.step import Step
 from worker.controller.steps_common import transient
+from worker.state.files import RecordingFile, merge_files
 from worker.state.history import Outcome
 from worker.state.sessions import Session, SessionState
 
@@ -258,7 +259,7 @@ async def stop_step(fx: Effects, step: Step, session: Session) -> bool:
         session,
         Outcome.DIED if dead else Outcome(result.outcome.value),
         now,
-        files=files or session.files,
+        files=files,
         uploading_status=uploading,
     )
     return True
@@ -308,14 +309,26 @@ async def _dead_unanswered(fx: Effects, step: Step, session: Session) -> bool:
     return True
 
 
-def _stop_files(response: StopResponse | None) -> tuple[tuple[str, ...], str | None]:
-    """File names and uploadingStatus of a stop answer (any mode)."""
+def _stop_files(response: StopResponse | None) -> tuple[tuple[RecordingFile, ...], str | None]:
+    """Files and uploadingStatus of a stop answer (any mode; in the `string` file-list mode
+    only the M3U8 file's name is known)."""
     if response is None:
         return (), None
     server = response.server_response
-    names = [f.file_name for f in server.file_list]
+    listed = list(server.file_list)
     uploading = server.uploading_status
     for service in server.extension_service_state:
-        names += [f.file_name for f in service.payload.file_list]
+        listed += service.payload.file_list
         uploading = uploading or service.payload.uploading_status
-    return tuple(dict.fromkeys(names)), uploading
+    return merge_files((), map(_file, listed)), uploading
+
+
+def _file(file: RecordedFile) -> RecordingFile:
+    return RecordingFile(
+        filename=file.file_name,
+        track_type=file.track_type,
+        uid=file.uid,
+        mixed_all_user=file.mixed_all_user,
+        is_playable=file.is_playable,
+        slice_start_time=file.slice_start_time_ms,
+    )

@@ -46,7 +46,7 @@ async def take_slot(fx: Effects, step: Step) -> bool:
         return False
     await fx.deps.redis.delete(keys.notification_guard(waiting_guard(step.channel)))
     uid_index = await fx.next_uid_index(step.channel, step.now_ms)
-    session = fx.new_session(step.channel, step.policy, uid_index, step.now_ms, step.overlay)
+    session = await fx.new_session(step.channel, step.policy, uid_index, step.now_ms, step.overlay)
     await fx.save(session, None)
     return True
 

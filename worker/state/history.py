@@ -5,7 +5,12 @@ Per channel a Redis list `keys.history(channel)` of JSON entries, newest first, 
 `keys.HISTORY_INDEX` lists channels by their last recording's end (entries past the retention
 are dropped on each append). Files and the upload status often arrive after the stop
 (recording events 31/32/11 come when the upload is done), so `amend` amends an entry
-in place. `keys.FAILURES` keeps the most recent failures.
+in place (files merge by filename: worker/state/files.py). `keys.FAILURES` keeps the most
+recent failures.
+
+A recording stopped for `max_duration_s` continues as the next segment of one logical
+recording: each entry keeps its `segment` (from 1) and the `logical_id` its segments share
+(the first segment's id). Entries stored before segments read as first segments.
 
 Read API for operator surfaces: `history(channel)`, `channels()`, `recent_failures()`.
 """
@@ -24,12 +29,16 @@ from redis.asyncio.client import Pipeline
 
 from worker import keys
 from worker.policies.enums import Mode
+from worker.state.files import RecordingFile, files_from_json, files_to_json
 from worker.state.scripts import LuaScript
 from worker.state.sessions import RecordingFacts, Session
 
 MAX_ENTRIES_PER_CHANNEL: Final = 200
 MAX_FAILURES: Final = 200
 _DAY_MS: Final = 86_400_000
+#: The stop reason of a recording that reached its policy's `max_duration_s` (the next
+#: recording of the channel continues it as its next segment).
+MAX_DURATION_STOP_REASON: Final = "max_duration"
 
 _UPDATE_BY_SID: Final = LuaScript("worker.state", "history_update_by_sid.lua")
 
@@ -93,7 +102,7 @@ class HistoryEntry:
     sid: str | None = None
     started_ms: int | None = None
     stop_reason: str | None = None
-    files: tuple[str, ...] = ()
+    files: tuple[RecordingFile, ...] = ()
     uploading_status: str | None = None
     leave_code: int | None = None
     exit_status: int | None = None
@@ -101,25 +110,38 @@ class HistoryEntry:
     last_error: str | None = None
     uid_index: int = 0
     streams: str | None = None
+    segment: int = 1
+    """Its place in its logical recording (from 1)."""
+    logical_id: str | None = None
+    """The id of its logical recording's first segment (None: stored before segments, so
+    its own id)."""
 
     @property
     def id(self) -> str:
         """The recording's id in the catalog (`recording_id`)."""
         return recording_id(self.sid, self.created_ms, self.uid)
 
+    @property
+    def logical(self) -> str:
+        """The id its segments share: the first segment's id."""
+        return self.logical_id or self.id
+
     def to_json(self) -> bytes:
-        """The stored form."""
-        return orjson.dumps(dataclasses.asdict(self))
+        """The stored form (files as objects, worker/state/files.py)."""
+        stored = dataclasses.asdict(self)
+        stored["files"] = files_to_json(self.files)
+        return orjson.dumps(stored)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> HistoryEntry:
-        """Decode a stored entry (unknown keys ignored)."""
+        """Decode a stored entry (unknown keys ignored; files stored as plain names read as
+        files of that name)."""
         data: dict[str, Any] = orjson.loads(raw)
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["outcome"] = Outcome(values["outcome"])
         values["mode"] = Mode(values["mode"])
-        values["files"] = tuple(values.get("files") or ())
+        values["files"] = files_from_json(values.get("files"))
         return cls(**values)
 
 
@@ -167,8 +189,8 @@ class HistoryStore:
             await pipe.execute()
 
     async def amend(self, channel: str, sid: str, facts: RecordingFacts) -> bool:
-        """Amend the channel's entry of recording `sid` with facts reported after it ended;
-        False if there is none."""
+        """Amend the channel's entry of recording `sid` with facts reported after it ended
+        (reported files merge into its files by filename); False if there is none."""
         payload = orjson.dumps(facts.reported())
         found = await _UPDATE_BY_SID.run(
             self.redis, keys=[keys.history(channel)], args=[sid, payload]

@@ -26,6 +26,7 @@ from redis.asyncio.client import Pipeline
 
 from worker import keys
 from worker.policies.enums import Mode
+from worker.state.files import RecordingFile, files_from_json, files_to_json
 from worker.state.scripts import LuaScript
 
 
@@ -69,6 +70,7 @@ _INT_FIELDS: Final = (
     "exit_status",
     "failover_uid",
     "retry_due_ms",
+    "segment",
 )
 _TEXT_FIELDS: Final = (
     "probe_of",
@@ -82,8 +84,8 @@ _TEXT_FIELDS: Final = (
     "uploading_status",
     "streams",
     "overlay",
+    "logical_id",
 )
-_LIST_FIELDS: Final = ("resource_ids", "files")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +103,17 @@ class RecordingFacts:
     """Event 12 (session failover): the uid the task continues with."""
     uploading_status: str | None = None
     """Events 31/32: `uploaded` or `backuped`."""
-    files: tuple[str, ...] | None = None
-    """Events 31/32 or the web recorder's stop: the files written."""
+    files: tuple[RecordingFile, ...] | None = None
+    """Events 31/32 or the web recorder's stop: the files written (merged by filename into
+    those already known, worker/state/files.py)."""
 
-    def reported(self) -> dict[str, str | int | list[str]]:
-        """The reported facts by name (`files` as a list), in their JSON form."""
-        found: dict[str, str | int | list[str]] = {}
+    def reported(self) -> dict[str, object]:
+        """The reported facts by name, in their JSON form (`files` as a list of objects)."""
+        found: dict[str, object] = {}
         for name in self.__slots__:
             value = getattr(self, name)
             if value is not None:
-                found[name] = list(value) if isinstance(value, tuple) else value
+                found[name] = files_to_json(value) if name == "files" else value
         return found
 
     def session_fields(self) -> dict[str, str]:
@@ -170,7 +173,8 @@ class Session:
     exit_status: int | None = None
     """Recording event 11 for `sid`: the task has exited (0 normal, 1 abnormal)."""
     failover_uid: int | None = None
-    files: tuple[str, ...] = ()
+    files: tuple[RecordingFile, ...] = ()
+    """The files reported so far (recording events 31/32/71), merged by filename."""
     uploading_status: str | None = None
     last_error: str | None = None
     streams: str | None = None
@@ -178,6 +182,12 @@ class Session:
     overlay: str | None = None
     """A manual override's per-recording policy fields the session runs with (JSON), so
     every call of the session uses the policy it started with."""
+    segment: int = 1
+    """This recording's place in its logical recording: a recording stopped for
+    `max_duration_s` continues as the next segment (from 1)."""
+    logical_id: str | None = None
+    """The id of the logical recording's first segment; None while this session is the
+    first (its own id, known once its sid is)."""
 
     def overlay_fields(self) -> dict[str, Any]:
         """The override's per-recording policy fields of this session (empty: none)."""
@@ -193,10 +203,10 @@ class Session:
             value = getattr(self, name)
             if value is not None:
                 fields[name] = str(value)
-        for name in _LIST_FIELDS:
-            value = getattr(self, name)
-            if value:
-                fields[name] = orjson.dumps(list(value)).decode()
+        if self.resource_ids:
+            fields["resource_ids"] = orjson.dumps(list(self.resource_ids)).decode()
+        if self.files:
+            fields["files"] = orjson.dumps(files_to_json(self.files)).decode()
         return fields
 
     @classmethod
@@ -211,9 +221,10 @@ class Session:
             if name in text:
                 values[name] = text[name]
         values["mode"] = Mode(text["mode"])
-        for name in _LIST_FIELDS:
-            if name in text:
-                values[name] = tuple(str(v) for v in orjson.loads(text[name]))
+        if "resource_ids" in text:
+            values["resource_ids"] = tuple(str(v) for v in orjson.loads(text["resource_ids"]))
+        if "files" in text:
+            values["files"] = files_from_json(orjson.loads(text["files"]))
         values.setdefault("not_found", 0)
         values.setdefault("start_attempts", 0)
         values.setdefault("stop_attempts", 0)
@@ -265,8 +276,8 @@ class SessionStore:
             await pipe.execute()
 
     async def note(self, channel: str, facts: RecordingFacts) -> bool:
-        """Store facts reported by recording events on the channel's existing session;
-        False if there is none."""
+        """Store facts reported by recording events on the channel's existing session
+        (reported files merge into its files by filename); False if there is none."""
         return await self._set_fields(channel, facts.session_fields())
 
     async def set_check_due(self, channel: str, due_ms: int) -> bool:

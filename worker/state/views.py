@@ -17,12 +17,21 @@ import redis.asyncio as aioredis
 
 from worker import keys
 from worker.state.channel_state import ChannelState, parse_channel_state
-from worker.state.history import HistoryEntry, HistoryStore, Outcome, recording_id
+from worker.state.files import RecordingFile
+from worker.state.history import (
+    MAX_DURATION_STOP_REASON,
+    HistoryEntry,
+    HistoryStore,
+    Outcome,
+    recording_id,
+)
 from worker.state.overrides import MANUAL_STOP_REASON, Override, desire
 from worker.state.sessions import Session, SessionState
 
 #: Stop reasons the API names; any other reason the controller gave reads `policy`.
-STOP_REASONS: Final = frozenset({"empty", MANUAL_STOP_REASON, "max_duration", "leak", "agora"})
+STOP_REASONS: Final = frozenset(
+    {"empty", MANUAL_STOP_REASON, MAX_DURATION_STOP_REASON, "leak", "agora"}
+)
 _ERROR: Final = re.compile(r"HTTP (?P<status>\d{3})(?: code (?P<code>-?\d+))?(?:: (?P<reason>.*))?")
 _OUTCOMES: Final = {
     Outcome.STOPPED: "stopped",
@@ -54,16 +63,9 @@ class AgoraErrorView:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class FileView:
-    """One file a recording wrote (what is known of it)."""
-
-    filename: str
-    track_type: str | None = None
-    uid: str | None = None
-    mixed_all_user: bool | None = None
-    is_playable: bool | None = None
-    slice_start_time: int | None = None
+#: One file a recording wrote (what is known of it): the stored file already has the
+#: fields of design §4's file object.
+FileView = RecordingFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,9 @@ class RecordingView:
     upload_status: str | None
     files: list[FileView] = field(default_factory=list)
     segment: int = 1
+    """Its place in its logical recording (from 1)."""
     logical_id: str = ""
+    """The id its segments share (the first segment's id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,7 @@ def _stop_reason(reason: str | None) -> str | None:
     return reason if reason in STOP_REASONS else "policy"
 
 
-def _upload_status(status: str | None, files: tuple[str, ...]) -> str | None:
+def _upload_status(status: str | None, files: tuple[RecordingFile, ...]) -> str | None:
     if status in ("uploaded", "backuped"):
         return status
     return "unknown" if files else None
@@ -173,8 +177,9 @@ def session_view(session: Session, now_ms: int) -> RecordingView:
         stop_reason=_stop_reason(session.stop_reason),
         error=agora_error(session.last_error),
         upload_status=_upload_status(session.uploading_status, session.files),
-        files=[FileView(name) for name in session.files],
-        logical_id=rid,
+        files=list(session.files),
+        segment=session.segment,
+        logical_id=session.logical_id or rid,
     )
 
 
@@ -198,8 +203,9 @@ def history_view(entry: HistoryEntry) -> RecordingView:
         stop_reason=_stop_reason(entry.stop_reason) if outcome != "failed" else None,
         error=agora_error(entry.last_error) if outcome != "stopped" else None,
         upload_status=_upload_status(entry.uploading_status, entry.files),
-        files=[FileView(name) for name in entry.files],
-        logical_id=rid,
+        files=list(entry.files),
+        segment=entry.segment,
+        logical_id=entry.logical,
     )
 
 

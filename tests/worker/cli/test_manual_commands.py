@@ -19,6 +19,7 @@ from worker import keys
 from worker.cli.main import main
 from worker.dev.redis_server import free_port
 from worker.policies import Mode
+from worker.state.files import RecordingFile
 from worker.state.history import HistoryEntry, HistoryStore, Outcome
 from worker.state.overrides import Override, Record
 from worker.state.sessions import Session, SessionState, SessionStore
@@ -111,7 +112,7 @@ def _entry(channel: str, n: int, **changes: object) -> HistoryEntry:
         "sid": f"{n:032x}",
         "started_ms": T0_MS + n * 60_000,
         "stop_reason": "empty",
-        "files": ("a.m3u8", "a_0.ts"),
+        "files": (RecordingFile("a.m3u8"), RecordingFile("a_0.ts")),
         "uploading_status": "uploaded",
         "streams": "both",
     }

@@ -57,7 +57,7 @@ async def test_an_individual_recording_lists_each_users_files(stack: Stack) -> N
     await eventually(stopped)
     (entry,) = await stack.deps.history.history("class-1")
     assert entry.mode == "individual"
-    assert any("__uid_s_11__" in name for name in entry.files)
+    assert any("__uid_s_11__" in file.filename for file in entry.files)
 
 
 async def test_a_channel_whose_policy_does_not_record_is_left_alone(stack: Stack) -> None:

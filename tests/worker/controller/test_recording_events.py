@@ -6,6 +6,7 @@ from tests.support.controller import Stack
 from tests.support.waiting import eventually
 from worker import keys
 from worker.events import RecordedFile
+from worker.state.files import RecordingFile
 from worker.state.sessions import SessionState
 
 
@@ -60,12 +61,17 @@ async def test_files_uploaded_after_the_stop_complete_the_history_entry(stack: S
         return await stack.session("room-1") is None
 
     await eventually(stopped)
+    (stopped_entry,) = await stack.deps.history.history("room-1")
     files = (RecordedFile("late.m3u8"), RecordedFile("late_0.mp4"))
     sid = first.sid or ""
     await stack.recording_event("room-1", 32, sid=sid, uid=first.uid, sequence=7, file_list=files)
     await stack.recording_event("room-1", 11, sid=sid, uid=first.uid, sequence=8, exit_status=0)
     (entry,) = await stack.deps.history.history("room-1")
-    assert entry.files == ("late.m3u8", "late_0.mp4")
+    assert entry.files == (
+        *stopped_entry.files,
+        RecordingFile("late.m3u8"),
+        RecordingFile("late_0.mp4"),
+    )
     assert (entry.uploading_status, entry.exit_status, entry.outcome) == ("backuped", 0, "stopped")
     assert await stack.session("room-1") is None
 

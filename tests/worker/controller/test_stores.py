@@ -17,10 +17,20 @@ from worker.controller.effects import CURRENT_JOB_ID
 from worker.functions.reconcile_channel import reconcile_channel
 from worker.policies import Mode
 from worker.state.channel_lock import ChannelBusy, channel_lock
+from worker.state.files import RecordingFile
 from worker.state.history import Failure, HistoryEntry, HistoryStore, Outcome
 from worker.state.sessions import RecordingFacts, Session, SessionState, SessionStore
 
 DAY_MS = 86_400_000
+#: A mixed file as recording event 31 and a `json` stop answer describe it.
+MIXED = RecordingFile(
+    filename="sid_room-1.m3u8",
+    track_type="audio_and_video",
+    uid="0",
+    mixed_all_user=True,
+    is_playable=True,
+    slice_start_time=1_619_170_461_821,
+)
 
 
 def entry(channel: str, sid: str, ended_ms: int) -> HistoryEntry:
@@ -63,11 +73,70 @@ async def test_a_history_entry_is_amended_by_its_sid(redis: aioredis.Redis) -> N
     store = HistoryStore(redis, history_days=1)
     await store.append(entry("room-1", "a", 1_000))
     await store.append(entry("room-1", "b", 2_000))
-    uploaded = RecordingFacts(files=("x.m3u8",), uploading_status="uploaded")
+    uploaded = RecordingFacts(files=(RecordingFile("x.m3u8"),), uploading_status="uploaded")
     assert await store.amend("room-1", "a", uploaded)
     older = (await store.history("room-1"))[1]
-    assert (older.files, older.uploading_status) == (("x.m3u8",), "uploaded")
+    assert (older.files, older.uploading_status) == ((RecordingFile("x.m3u8"),), "uploaded")
     assert not await store.amend("room-1", "zzz", RecordingFacts(exit_status=0))
+
+
+async def test_files_reported_after_the_end_merge_into_the_entrys_by_filename(
+    redis: aioredis.Redis,
+) -> None:
+    store = HistoryStore(redis, history_days=1)
+    stopped = dataclasses.replace(
+        entry("room-1", "a", 1_000), files=(RecordingFile(MIXED.filename), RecordingFile("a.mp4"))
+    )
+    await store.append(stopped)
+    later = RecordingFacts(files=(MIXED, RecordingFile("b.mp4")), uploading_status="uploaded")
+    assert await store.amend("room-1", "a", later)
+    (amended,) = await store.history("room-1")
+    assert amended.files == (MIXED, RecordingFile("a.mp4"), RecordingFile("b.mp4"))
+
+
+async def test_a_file_reported_with_fewer_details_keeps_those_known(
+    redis: aioredis.Redis,
+) -> None:
+    store = HistoryStore(redis, history_days=1)
+    await store.append(dataclasses.replace(entry("room-1", "a", 1_000), files=(MIXED,)))
+    assert await store.amend("room-1", "a", RecordingFacts(files=(RecordingFile(MIXED.filename),)))
+    (amended,) = await store.history("room-1")
+    assert amended.files == (MIXED,)
+
+
+async def test_an_entry_stored_with_plain_file_names_still_reads_and_takes_details(
+    redis: aioredis.Redis,
+) -> None:
+    store = HistoryStore(redis, history_days=1)
+    old = orjson.loads(entry("room-1", "a", 1_000).to_json())
+    old["files"] = [MIXED.filename, "a_0.mp4"]
+    del old["segment"], old["logical_id"]
+    await redis.lpush(keys.history("room-1"), orjson.dumps(old))
+    (stored,) = await store.history("room-1")
+    assert stored.files == (RecordingFile(MIXED.filename), RecordingFile("a_0.mp4"))
+    assert (stored.segment, stored.logical) == (1, "a")
+    assert await store.amend("room-1", "a", RecordingFacts(files=(MIXED,)))
+    (amended,) = await store.history("room-1")
+    assert amended.files == (MIXED, RecordingFile("a_0.mp4"))
+
+
+def test_a_history_entry_stores_its_files_as_objects_of_known_details() -> None:
+    stored = orjson.loads(
+        dataclasses.replace(
+            entry("room-1", "a", 1_000), files=(MIXED, RecordingFile("a.mp4"))
+        ).to_json()
+    )
+    assert stored["files"] == [
+        {
+            "filename": "sid_room-1.m3u8",
+            "track_type": "audio_and_video",
+            "uid": "0",
+            "mixed_all_user": True,
+            "is_playable": True,
+            "slice_start_time": 1_619_170_461_821,
+        },
+        {"filename": "a.mp4"},
+    ]
 
 
 async def test_recent_failures_come_newest_first(redis: aioredis.Redis) -> None:
@@ -88,7 +157,7 @@ def test_a_stored_history_entry_reads_back_with_its_outcome_and_mode_typed() -> 
         b'"created_ms":1,"ended_ms":2,"files":["a.m3u8"],"uid_index":1,"unknown":true}'
     )
     read = HistoryEntry.from_json(raw)
-    assert (read.outcome, read.mode, read.files) == (Outcome.DIED, Mode.WEB, ("a.m3u8",))
+    assert (read.outcome, read.mode) == (Outcome.DIED, Mode.WEB)
     assert HistoryEntry.from_json(read.to_json()) == read
 
 
@@ -116,15 +185,33 @@ async def test_facts_of_events_are_stored_as_the_session_encodes_them(
     store = SessionStore(redis)
     first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, Mode.MIX, "p", 1, sid="s")
     await store.save(first)
-    facts = RecordingFacts(files=("a.m3u8", "a.ts"), uploading_status="uploaded", exit_status=0)
+    files = (MIXED, RecordingFile("a.ts"))
+    facts = RecordingFacts(files=files, uploading_status="uploaded", exit_status=0)
     assert await store.note("room-1", facts)
     stored = await store.get("room-1")
     assert stored is not None
-    assert (stored.files, stored.uploading_status, stored.exit_status) == (
-        ("a.m3u8", "a.ts"),
-        "uploaded",
-        0,
-    )
+    assert (stored.files, stored.uploading_status, stored.exit_status) == (files, "uploaded", 0)
+
+
+async def test_files_of_events_merge_into_the_sessions_by_filename(redis: aioredis.Redis) -> None:
+    store = SessionStore(redis)
+    first = Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, Mode.MIX, "p", 1, sid="s")
+    await store.save(dataclasses.replace(first, files=(RecordingFile(MIXED.filename),)))
+    assert await store.note("room-1", RecordingFacts(files=(RecordingFile("b.ts"), MIXED)))
+    stored = await store.get("room-1")
+    assert stored is not None
+    assert stored.files == (MIXED, RecordingFile("b.ts"))
+
+
+async def test_a_session_stored_with_plain_file_names_reads_them_as_files(
+    redis: aioredis.Redis,
+) -> None:
+    store = SessionStore(redis)
+    await store.save(Session("room-1", SessionState.RUNNING, 4_200_000_001, 0, Mode.MIX, "p", 1))
+    await redis.hset(keys.session("room-1"), "files", b'["a.m3u8"]')
+    stored = await store.get("room-1")
+    assert stored is not None
+    assert stored.files == (RecordingFile("a.m3u8"),)
 
 
 async def test_a_session_write_leaves_fields_set_by_events_alone(redis: aioredis.Redis) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from worker.policies import Mode
 from worker.state.channel_state import ChannelState
+from worker.state.files import RecordingFile
 from worker.state.history import HistoryEntry, Outcome
 from worker.state.overrides import Override, Record
 from worker.state.sessions import Session, SessionState
@@ -96,7 +98,7 @@ def test_a_finished_recording_carries_outcome_reason_files_and_upload_status() -
         sid="sid-9",
         started_ms=1_000,
         stop_reason="manual",
-        files=("sid-9_room-1.m3u8",),
+        files=(RecordingFile("sid-9_room-1.m3u8"),),
         uploading_status="uploaded",
         streams="both",
     )
@@ -147,3 +149,42 @@ def test_a_session_still_starting_has_a_provisional_id() -> None:
     )
     view = session_view(starting, now_ms=10)
     assert (view.id, view.state, view.sid) == ("r5-7", "starting", None)
+
+
+def test_a_first_segment_is_its_own_logical_recording() -> None:
+    view = session_view(RUNNING, now_ms=12_000)
+    assert (view.segment, view.logical_id) == (1, "sid-1")
+
+
+def test_a_continued_recording_shows_its_segment_and_the_first_segments_id() -> None:
+    continued = dataclasses.replace(RUNNING, segment=3, logical_id="sid-0")
+    view = session_view(continued, now_ms=12_000)
+    assert (view.id, view.segment, view.logical_id) == ("sid-1", 3, "sid-0")
+
+
+def test_a_finished_segment_shows_its_place_and_every_detail_of_its_files() -> None:
+    file = RecordingFile(
+        filename="sid-1_room-1.m3u8",
+        track_type="audio",
+        uid="57297",
+        mixed_all_user=False,
+        is_playable=True,
+        slice_start_time=1_619_172_871_089,
+    )
+    entry = HistoryEntry(
+        channel="room-1",
+        outcome=Outcome.STOPPED,
+        uid=4200000001,
+        mode=Mode.INDIVIDUAL,
+        policy="default policy",
+        created_ms=1_000,
+        ended_ms=61_000,
+        sid="sid-1",
+        stop_reason="max_duration",
+        files=(file,),
+        segment=2,
+        logical_id="sid-0",
+    )
+    view = history_view(entry)
+    assert (view.segment, view.logical_id, view.stop_reason) == (2, "sid-0", "max_duration")
+    assert view.files == [file]

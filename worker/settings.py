@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         description="Optional read-only bearer token of the API and the dashboard: GET only.",
     )
     autorec_notify_urls: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        default=[],
         description="Comma-separated URLs that receive every recording lifecycle notification "
         "(signed per Standard Webhooks); unset: notifications go only to the Redis Stream "
         "autorec:notifications.",

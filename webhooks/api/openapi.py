@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from webhooks.api.models import ErrorOut
 from webhooks.api.operation import ApiCall, Operation
-from webhooks.api.params import CHANNEL_MAX_BYTES, CHANNEL_PATTERN
+from webhooks.api.params import CHANNEL_MAX_BYTES, CHANNEL_PATTERN, NOTIFICATION_ID_PATTERN
 
 OPENAPI_VERSION: Final = "3.1.0"
 REF_TEMPLATE: Final = "#/components/schemas/{model}"
@@ -28,7 +28,7 @@ SECURITY_SCHEME: Final = "bearer"
 TITLE: Final = "autorec API"
 DESCRIPTION: Final = (
     "Manual control of automatic Agora Cloud Recording: overrides, recordings, tokens, "
-    "status. Authenticate with `Authorization: Bearer <AUTOREC_API_TOKEN>` "
+    "status, outgoing notifications. Authenticate with `Authorization: Bearer <AUTOREC_API_TOKEN>` "
     '(`AUTOREC_API_READ_TOKEN` may only read). Errors are `{"error", "field"}`.'
 )
 
@@ -36,6 +36,10 @@ _PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     "channel": {
         "description": "Channel name (URL-encoded).",
         "schema": {"type": "string", "maxLength": CHANNEL_MAX_BYTES, "pattern": CHANNEL_PATTERN},
+    },
+    "notification": {
+        "description": "The notification's id (its `webhook-id`).",
+        "schema": {"type": "string", "pattern": NOTIFICATION_ID_PATTERN},
     },
 }
 _ERRORS: Final = {

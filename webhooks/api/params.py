@@ -1,4 +1,5 @@
-"""Path and query parameters of the API: channel names, `wait_s`, `limit`, `cursor`, times.
+"""Path and query parameters of the API: channel names, notification ids, `wait_s`, `limit`,
+`cursor`, times.
 
 Each parser raises ApiError(400) naming the parameter; each has a `QueryParam` beside it that
 describes it in the OpenAPI document, so an operation lists exactly what its handler reads.
@@ -21,6 +22,9 @@ CHANNEL_CHARACTERS: Final = "a-zA-Z0-9 !#$%&()+\\-:;<=.>?@\\[\\]^_{}|~,"
 CHANNEL_MAX_BYTES: Final = 63
 CHANNEL_PATTERN: Final = f"^[{CHANNEL_CHARACTERS}]{{1,{CHANNEL_MAX_BYTES}}}$"
 _CHANNEL: Final = re.compile(CHANNEL_PATTERN)
+
+#: What a notification id may look like (written as `msg_` and hex): anything else is unknown.
+NOTIFICATION_ID_PATTERN: Final = "^[A-Za-z0-9_-]{1,64}$"
 
 MAX_WAIT_S: Final = 30.0
 DEFAULT_LIMIT: Final = 50

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ExceptionHandler
 
-from webhooks.api import channels, docs, recordings, status, tokens
+from webhooks.api import channels, docs, notifications, recordings, status, tokens
 from webhooks.api.auth import ApiAuth
 from webhooks.api.errors import ApiError, api_error_response
 from webhooks.api.openapi import openapi_document, openapi_operation
@@ -38,6 +38,7 @@ API_PREFIX: Final = "/api/v1"
 OPERATIONS: Final[tuple[Operation, ...]] = (
     *channels.OPERATIONS,
     *recordings.OPERATIONS,
+    *notifications.OPERATIONS,
     *status.OPERATIONS,
     *tokens.OPERATIONS,
 )

@@ -45,10 +45,10 @@ def replace_table(text: str, table: str) -> str:
 
 def _default(field: FieldInfo) -> str:
     value = field.default
-    if value is None:
+    if value is None or value == []:
         return "—"
     if isinstance(value, list):
-        value = ",".join(str(item) for item in value)
+        value = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in value)
     return f"`{_cell(str(value))}`"
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from worker import keys
 from worker.controller.decide import Do
 from worker.controller.effects import Effects
 from worker.controller.step import Step
 from worker.controller.steps_check import query_step, stop_step
 from worker.controller.steps_start import acquire_step, start_step, take_slot
+from worker.notify.emit import waiting_guard
 from worker.state.sessions import Session, SessionState
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ async def perform(fx: Effects, step: Step) -> bool:
     now = step.now_ms
     if action.do is Do.IDLE:
         await fx.wake_all(await fx.deps.slots.release(step.channel), now)
+        # Out of the queue too: a later wait is told again.
+        await fx.deps.redis.delete(keys.notification_guard(waiting_guard(step.channel)))
         return False
     if action.do is Do.WAIT:
         if action.due_ms is not None:

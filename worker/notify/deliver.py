@@ -104,8 +104,14 @@ class Deliverer:
     async def _turn(self) -> float:
         """Hold the lock and deliver what is due; seconds until something may be due."""
         if not await self._hold():
+            await self._gauge()  # every worker reports the backlog, holder or not
             return IDLE_WAIT_S
         return await self.deliver_due()
+
+    async def _gauge(self) -> None:
+        oldest = await self.outbox.oldest_pending_ms()
+        now = await self._now_ms()
+        self.metrics.oldest_pending_age.set(0 if oldest is None else (now - oldest) / 1000)
 
     async def _hold(self) -> bool:
         try:
@@ -162,9 +168,7 @@ class Deliverer:
             if not await self._attempt(message.id, message.body, message.created_ms):
                 blocked.add(message.recording)
             sent += 1
-        oldest = await self.outbox.oldest_pending_ms()
-        now = await self._now_ms()
-        self.metrics.oldest_pending_age.set(0 if oldest is None else (now - oldest) / 1000)
+        await self._gauge()
         if len(messages) == BATCH and sent:
             return 0.0
         return next_due if next_due is not None else IDLE_WAIT_S

@@ -302,12 +302,17 @@ class Outbox:
         return [n for n in found if n is not None]
 
     async def oldest_pending_ms(self) -> int | None:
-        """When the oldest pending notification was written (None: nothing pending)."""
-        first = await self.redis.zrange(keys.NOTIFICATIONS_PENDING, 0, 0)
-        if not first:
-            return None
-        created = await self.redis.hget(keys.notification(first[0].decode()), "created_ms")
-        return int(created) if created is not None else None
+        """When the oldest pending notification was written (None: nothing pending).
+        Entries whose message has expired are dropped from the index on the way."""
+        while True:
+            first = await self.redis.zrange(keys.NOTIFICATIONS_PENDING, 0, 0)
+            if not first:
+                return None
+            message_id = first[0].decode()
+            created = await self.redis.hget(keys.notification(message_id), "created_ms")
+            if created is not None:
+                return int(created)
+            await self.redis.zrem(keys.NOTIFICATIONS_PENDING, message_id)
 
     async def retry(self, message_id: str, *, now_ms: int) -> bool:
         """Send a notification again (same id) to every configured endpoint that does not
@@ -316,24 +321,23 @@ class Outbox:
         if message is None:
             return False
         key = keys.notification(message_id)
+        queued = 0
         async with self.redis.pipeline(transaction=True) as pipe:
             for endpoint in self.endpoints:
                 delivery = message.deliveries.get(endpoint.id)
-                if (
-                    delivery is not None
-                    and delivery.status is not DeliveryStatus.FAILED
-                    and (delivery.status is not DeliveryStatus.GONE)
-                ):
+                if delivery is not None and delivery.status is DeliveryStatus.PENDING:
                     continue
+                queued += 1
                 pipe.hset(
                     key,
                     mapping={f"st:{endpoint.id}": "pending", f"due:{endpoint.id}": now_ms},
                 )
                 pipe.zadd(keys.notification_queue(endpoint.id), {message_id: message.seq})
                 pipe.lpush(keys.notification_wake(endpoint.id), "1")
-            pipe.zadd(keys.NOTIFICATIONS_PENDING, {message_id: message.seq})
-            pipe.zrem(keys.NOTIFICATIONS_FAILED, message_id)
-            pipe.zrem(keys.NOTIFICATIONS_DELIVERED, message_id)
+            if queued or message.status is DeliveryStatus.PENDING:
+                pipe.zadd(keys.NOTIFICATIONS_PENDING, {message_id: message.seq})
+                pipe.zrem(keys.NOTIFICATIONS_FAILED, message_id)
+                pipe.zrem(keys.NOTIFICATIONS_DELIVERED, message_id)
             pipe.persist(key)
             pipe.expire(key, MESSAGE_TTL_S)
             await pipe.execute()

@@ -117,7 +117,8 @@ def test_the_document_of_every_route_has_every_model_of_the_design_and_is_valid(
         models.RecordRequest, models.OverrideRequest, models.PatchRecordingRequest,
         models.TokenRequest, models.ChannelOut, models.ChannelPage, models.RecordingPage,
         models.RecordingOut, models.RecordingFile, models.AgoraErrorOut, models.OverrideOut,
-        models.TokenOut, models.StatusOut, ErrorOut,
+        models.TokenOut, models.StatusOut, models.NotificationPage, models.NotificationOut,
+        models.DeliveryOut, ErrorOut,
     }  # fmt: skip
     assert {m.__name__ for m in expected} <= set(document["components"]["schemas"])
     routes = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
@@ -126,7 +127,8 @@ def test_the_document_of_every_route_has_every_model_of_the_design_and_is_valid(
         ("POST", "/channels/{channel}/recording"), ("DELETE", "/channels/{channel}/recording"),
         ("PATCH", "/channels/{channel}/recording"), ("PUT", "/channels/{channel}/override"),
         ("DELETE", "/channels/{channel}/override"), ("GET", "/recordings"),
-        ("GET", "/recordings/{recording}"), ("POST", "/tokens"), ("GET", "/status"),
+        ("GET", "/recordings/{recording}"), ("GET", "/notifications"),
+        ("POST", "/notifications/{notification}/retry"), ("POST", "/tokens"), ("GET", "/status"),
     }  # fmt: skip
 
 

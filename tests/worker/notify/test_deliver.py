@@ -227,3 +227,39 @@ async def test_retry_sends_a_failed_notification_again_with_the_same_id(
 
     assert [r.headers["webhook-id"] for r in hooks.received] == [message, message]
     assert [n.id for n in await running.outbox.listing(DeliveryStatus.DELIVERED)] == [message]
+
+
+async def test_retry_of_a_delivered_notification_sends_it_once_more(
+    redis: aioredis.Redis, http: httpx.AsyncClient
+) -> None:
+    async with receiver() as hooks:
+        running = Running(redis, [hooks.url], FAST)
+        running.start(http)
+        message = await running.send("room-1:1", 0, NotificationType.STOPPED)
+        await eventually(lambda: len(hooks.delivered()) == 1, what="the delivery")
+        assert await running.outbox.retry(message, now_ms=1_700_000_000_000)
+        await eventually(lambda: len(hooks.delivered()) == 2, what="the second delivery")
+        await running.stop()
+
+    assert await running.outbox.oldest_pending_ms() is None
+    assert [n.id for n in await running.outbox.listing(DeliveryStatus.PENDING)] == []
+
+
+async def test_retry_without_endpoints_leaves_nothing_pending(redis: aioredis.Redis) -> None:
+    outbox = Outbox(redis, [])
+    message = await outbox.append(
+        NotificationType.STOPPED, b"{}", recording="r:1", now_ms=1_700_000_000_000
+    )
+    assert message is not None
+    assert await outbox.retry(message, now_ms=1_700_000_000_001)
+    assert await outbox.oldest_pending_ms() is None
+
+
+async def test_an_expired_pending_message_does_not_hide_the_next_one(
+    redis: aioredis.Redis,
+) -> None:
+    outbox = Outbox(redis, [Endpoint("http://127.0.0.1:9/x")])
+    first = await outbox.append(NotificationType.STARTED, b"{}", recording="a:1", now_ms=1_000)
+    await outbox.append(NotificationType.STARTED, b"{}", recording="b:1", now_ms=2_000)
+    await redis.delete(f"autorec:ntf:m:{first}")
+    assert await outbox.oldest_pending_ms() == 2_000

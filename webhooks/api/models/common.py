@@ -122,3 +122,13 @@ class UploadStatus(StrEnum):
     UPLOADED = "uploaded"
     BACKUPED = "backuped"
     UNKNOWN = "unknown"
+
+
+class NotificationStatus(StrEnum):
+    """Where a notification is, over all its endpoints: pending while any endpoint still
+    has it to deliver; else failed if any endpoint failed it (or answered 410); else
+    delivered."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

@@ -1,4 +1,5 @@
-"""Answers of the API (design §4 "App-facing API"): errors, channels, recordings, tokens, status.
+"""Answers of the API (design §4 "App-facing API"): errors, channels, recordings, tokens, status,
+notifications.
 
 Every key of the design's objects is always present (null when unknown); times are RFC 3339
 in UTC.
@@ -6,10 +7,13 @@ in UTC.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from webhooks.api.models.common import (
     ChannelState,
+    NotificationStatus,
     RecordingOutcome,
     RecordingState,
     ResponseModel,
@@ -18,6 +22,7 @@ from webhooks.api.models.common import (
     UtcTime,
 )
 from worker.policies.enums import Mode, Streams
+from worker.state.outbox import DeliveryStatus, NotificationType
 from worker.state.overrides import Record
 
 
@@ -157,3 +162,45 @@ class StatusOut(ResponseModel):
     agora_requests: AgoraRateOut
     events: EventsOut
     workers: list[WorkerOut] = Field(description="Stream consumers, most recently seen first.")
+
+
+class DeliveryOut(ResponseModel):
+    """One endpoint's delivery of a notification."""
+
+    endpoint: str = Field(
+        description="The endpoint's id: the first 16 hex digits of the SHA-256 of its URL "
+        "(the URL itself is never shown: it may hold a token)."
+    )
+    status: DeliveryStatus = Field(
+        description="gone: the endpoint answered 410, so this message is not retried to it."
+    )
+    attempts: int = Field(ge=0, description="Attempts made so far.")
+    next_attempt_at: UtcTime | None = Field(description="When it is tried next (while pending).")
+    last_result: str | None = Field(
+        description='The last attempt\'s result: "HTTP <status>", or the error when no answer '
+        "came (e.g. ConnectError, ReadTimeout)."
+    )
+    last_attempt_at: UtcTime | None
+
+
+class NotificationOut(ResponseModel):
+    """One outgoing notification and its delivery to each endpoint."""
+
+    id: str = Field(description="The message id: the `webhook-id` header of every attempt.")
+    type: NotificationType
+    recording: str = Field(
+        description="What orders delivery: notifications with the same value are delivered "
+        "in the order they were written."
+    )
+    created_at: UtcTime
+    status: NotificationStatus
+    deliveries: list[DeliveryOut]
+    payload: dict[str, Any] = Field(
+        description='The body sent: {"type", "timestamp", "data": <recording object>}.'
+    )
+
+
+class NotificationPage(ResponseModel):
+    """Notifications of one status."""
+
+    notifications: list[NotificationOut]

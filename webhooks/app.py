@@ -1,8 +1,8 @@
 """The webhook service's composition root: `create_app()` builds the Starlette app.
 
 Run it with `uvicorn webhooks.app:create_app --factory`. Settings are read once here; the
-Redis client and the enqueue script are created in the lifespan and reach the endpoints as
-lifespan state; the metrics registry belongs to the app.
+Redis client, the enqueue script, manual control and the notifications outbox are created in
+the lifespan and reach the endpoints as lifespan state; the metrics registry belongs to the app.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from webhooks.api.routes import API_EXCEPTION_HANDLERS, API_PREFIX, api_routes
+from webhooks.dashboard.routes import dashboard_routes
 from webhooks.enqueue import EventQueue
 from webhooks.errors import WebhookError
 from webhooks.metrics import WebhookMetrics, build_registry
@@ -34,6 +35,7 @@ from worker.settings import ConfigError, Settings
 from worker.state.connection import Timeouts, connect
 from worker.state.history import HistoryStore
 from worker.state.manual import ManualControl
+from worker.state.outbox import Endpoint, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class AppState(TypedDict):
     """Deduplicated enqueue into the events stream."""
     manual: ManualControl
     """Manual control of channels' recordings (the API's record / stop / automatic)."""
+    outbox: Outbox
+    """The outgoing notifications to AUTOREC_NOTIFY_URLS (the API lists and retries them)."""
 
 
 def connect_redis(target: RedisTarget | str) -> aioredis.Redis[bytes]:
@@ -151,8 +155,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             policies,
             HistoryStore(redis, history_days=settings.autorec_session_history_days),
         )
+        outbox = Outbox(
+            redis,
+            [Endpoint(url) for url in settings.autorec_notify_urls],
+            stream_maxlen=settings.autorec_notify_stream_maxlen,
+        )
         try:
-            yield {"redis": redis, "queue": queue, "manual": manual}
+            yield {"redis": redis, "queue": queue, "manual": manual, "outbox": outbox}
         finally:
             await queue.aclose()
             await redis.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
@@ -165,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", probes.readyz, methods=["GET"]),
             Route("/metrics", probes.metrics, methods=["GET"]),
             Mount(API_PREFIX, routes=api_routes(settings)),
+            *dashboard_routes(settings),
         ],
         exception_handlers={
             **API_EXCEPTION_HANDLERS,

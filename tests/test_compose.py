@@ -142,11 +142,68 @@ def test_the_webhooks_stop_grace_period_exceeds_its_graceful_shutdown() -> None:
     assert _duration_s(_service("webhooks")["stop_grace_period"]) > graceful_s
 
 
-def test_the_sandbox_runs_only_under_its_profile() -> None:
+def test_the_sandbox_and_the_monitoring_run_only_under_their_profiles() -> None:
     services = _compose()["services"]
-    profiled = {name for name, service in services.items() if service.get("profiles")}
-    assert profiled == {"sandbox"}
-    assert services["sandbox"]["profiles"] == ["sandbox"]
+    profiled = {
+        name: service["profiles"] for name, service in services.items() if "profiles" in service
+    }
+    assert profiled == {
+        "sandbox": ["sandbox"],
+        "prometheus": ["monitoring"],
+        "grafana": ["monitoring"],
+    }
+
+
+def test_a_plain_compose_up_still_runs_redis_the_webhook_service_and_the_workers() -> None:
+    services = _compose()["services"]
+    assert {name for name, service in services.items() if "profiles" not in service} == {
+        "redis",
+        "webhooks",
+        "worker",
+    }
+
+
+MONITORING = ("prometheus", "grafana")
+
+
+@pytest.mark.parametrize("name", MONITORING)
+def test_monitoring_images_are_pinned_by_tag(name: str) -> None:
+    image = _service(name)["image"]
+    repository, _, tag = image.rpartition(":")
+    assert repository
+    assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), image
+
+
+@pytest.mark.parametrize("name", MONITORING)
+def test_monitoring_mounts_the_deploy_directories_read_only(name: str) -> None:
+    binds = [v for v in _service(name)["volumes"] if v.startswith("./")]
+    assert binds
+    for bind in binds:
+        source, _target, mode = bind.split(":")
+        assert source.startswith(f"./deploy/{name}"), bind
+        assert (ROOT / source).is_dir(), bind
+        assert mode == "ro", bind
+
+
+@pytest.mark.parametrize("name", MONITORING)
+def test_monitoring_keeps_its_data_on_a_named_volume_and_listens_on_localhost(name: str) -> None:
+    volumes = [v for v in _service(name)["volumes"] if not v.startswith("./")]
+    (volume,) = volumes
+    assert volume.split(":")[0] in _compose()["volumes"]
+    assert all(port.startswith("127.0.0.1:") for port in _service(name)["ports"])
+    assert _service(name)["healthcheck"]["test"][0] == "CMD"
+
+
+def test_prometheus_reads_the_mounted_config() -> None:
+    prometheus = _service("prometheus")
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+
+
+def test_grafana_lets_anonymous_users_view_only() -> None:
+    environment = _service("grafana")["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+    assert environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
 
 
 def test_the_sandbox_sends_its_channel_events_to_the_webhook_service() -> None:

@@ -8,7 +8,8 @@ replicas never report several copies of the same shared state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -73,32 +74,74 @@ class SharedState:
     """Shared controller state read from Redis at scrape time."""
 
     slots_in_use: int
-    waiting: int
+    waiting_channels: tuple[str, ...]
+    """The channels waiting for a slot, next first."""
     stream_length: int
+    dead_letters: int
+
+    @property
+    def waiting(self) -> int:
+        """How many channels wait for a slot."""
+        return len(self.waiting_channels)
 
 
 async def read_shared_state(
     redis: aioredis.Redis[bytes], *, stream: str, timeout_s: float
 ) -> SharedState | None:
-    """Slots in use, waiting channels and stream length in one pipeline; None if Redis fails."""
+    """Slots in use, the waiting queue, the stream's and its dead letters' lengths in one
+    pipeline; None if Redis fails."""
     try:
         async with asyncio.timeout(timeout_s):
             pipe = redis.pipeline(transaction=False)
             pipe.zcard(keys.SLOTS)
-            pipe.zcard(keys.WAITING)
+            pipe.zrange(keys.WAITING, 0, -1)
             pipe.xlen(stream)
-            slots, waiting, length = await pipe.execute()
+            pipe.xlen(keys.dead_letter(stream))
+            slots, waiting, length, dead = await pipe.execute()
     except (RedisError, TimeoutError, OSError):
         return None
-    return SharedState(slots_in_use=int(slots), waiting=int(waiting), stream_length=int(length))
+    return SharedState(
+        slots_in_use=int(slots),
+        waiting_channels=tuple(channel.decode() for channel in waiting),
+        stream_length=int(length),
+        dead_letters=int(dead),
+    )
+
+
+class WaitingAges:
+    """When this process first saw each waiting channel at a scrape, and the oldest one's age.
+
+    Redis keeps the waiting queue's order, not when each channel joined it. Scraped every
+    15 s, the age is exact to a scrape interval; a restarted service starts counting anew,
+    so the age may under-report after a restart, never over-report.
+    """
+
+    def __init__(self, clock_s: Callable[[], float] = time.monotonic) -> None:
+        self._clock_s = clock_s
+        self._first_seen_s: dict[str, float] = {}
+
+    def oldest_s(self, waiting: Iterable[str]) -> float:
+        """Note the channels waiting now; seconds the longest-waiting one has waited (0: none)."""
+        now_s = self._clock_s()
+        self._first_seen_s = {
+            channel: self._first_seen_s.get(channel, now_s) for channel in waiting
+        }
+        return now_s - min(self._first_seen_s.values(), default=now_s)
 
 
 class SharedStateCollector(Collector):
     """Gauges of one scrape's SharedState (absent when Redis could not be read)."""
 
-    def __init__(self, state: SharedState | None, *, slots_limit: int) -> None:
+    def __init__(
+        self,
+        state: SharedState | None,
+        *,
+        slots_limit: int,
+        oldest_waiting_s: float | None = None,
+    ) -> None:
         self._state = state
         self._slots_limit = slots_limit
+        self._oldest_waiting_s = oldest_waiting_s
 
     def collect(self) -> Iterator[Metric]:
         """The gauges of this scrape."""
@@ -119,10 +162,21 @@ class SharedStateCollector(Collector):
             "Channels waiting for a recording slot.",
             value=self._state.waiting,
         )
+        if self._oldest_waiting_s is not None:
+            yield GaugeMetricFamily(
+                "autorec_recordings_waiting_oldest_age_seconds",
+                "How long the longest-waiting channel has waited for a slot (0: none waits).",
+                value=self._oldest_waiting_s,
+            )
         yield GaugeMetricFamily(
             "autorec_events_stream_length",
             "Entries in the events stream.",
             value=self._state.stream_length,
+        )
+        yield GaugeMetricFamily(
+            "autorec_events_dead_letter_length",
+            "Entries in the events dead-letter stream.",
+            value=self._state.dead_letters,
         )
 
 

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from webhooks.metrics import SharedStateCollector, read_shared_state, render
+from webhooks.metrics import SharedStateCollector, WaitingAges, read_shared_state, render
 
 #: How long /readyz and /metrics wait for Redis before answering without it.
 REDIS_PROBE_TIMEOUT_S: Final = 0.5
@@ -27,6 +27,7 @@ class Probes:
         self._registry = registry
         self._stream = stream
         self._slots_limit = slots_limit
+        self._waiting_ages = WaitingAges()
 
     async def healthz(self, request: Request) -> Response:
         """200 while the process serves requests."""
@@ -46,5 +47,10 @@ class Probes:
         """The app's metrics plus shared-state gauges read from Redis (omitted if it is down)."""
         redis: aioredis.Redis[bytes] = request.state.redis
         state = await read_shared_state(redis, stream=self._stream, timeout_s=REDIS_PROBE_TIMEOUT_S)
-        shared = SharedStateCollector(state, slots_limit=self._slots_limit)
+        oldest_waiting_s = (
+            self._waiting_ages.oldest_s(state.waiting_channels) if state is not None else None
+        )
+        shared = SharedStateCollector(
+            state, slots_limit=self._slots_limit, oldest_waiting_s=oldest_waiting_s
+        )
         return Response(render(self._registry, shared), media_type=CONTENT_TYPE_LATEST)

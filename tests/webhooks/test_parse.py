@@ -31,8 +31,29 @@ def test_ncs_body_without_a_usable_notice_id_is_malformed(body: bytes, message: 
         ncs_notice_id(body)
 
 
-def test_app_event_with_id_and_type_passes_without_further_checks() -> None:
-    check_app_event(b'{"id":"evt-1","type":"something.new","extra":[1,2,3]}')
+def test_a_valid_app_event_passes_and_unknown_extra_keys_are_allowed() -> None:
+    check_app_event(
+        b'{"id":"evt-1","type":"user.joined","channel":"room-1","uid":42,"extra":[1,2,3]}'
+    )
+    check_app_event(b'{"id":"evt-2","type":"channel.closed","channel":"room-1"}')
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"id":"evt-1","type":"user.jumped","channel":"room-1","uid":42}', "type"),
+        (b'{"id":"evt-1","type":"user.joined","channel":"room-1"}', "uid"),
+        (b'{"id":"evt-1","type":"user.left","uid":42}', "channel"),
+        (b'{"id":"evt-1","type":"user.joined","channel":"room-1","uid":42,"role":"x"}', "role"),
+        (b'{"id":"evt-1","type":"user.joined","channel":"room\\u00001","uid":42}', "channel"),
+    ],
+)
+def test_an_app_event_breaking_the_schema_is_malformed_naming_the_field(
+    body: bytes, field: str
+) -> None:
+    with pytest.raises(MalformedBody) as caught:
+        check_app_event(body)
+    assert str(caught.value).startswith(f"{field}:")
 
 
 @pytest.mark.parametrize(

@@ -75,11 +75,17 @@ async def write(redis: aioredis.Redis, outbox: Outbox, channel: str = "class-42"
     return message
 
 
+_last_settled_ms = 0
+
+
 async def settle(
     redis: aioredis.Redis, outbox: Outbox, endpoint: Endpoint, message: str, outcome: Settle
 ) -> int:
-    """Settle one endpoint's delivery as a deliverer would; when it was settled (ms)."""
-    settled_ms = await now_ms(redis)
+    """Settle one endpoint's delivery as a deliverer would; when it was settled (ms, later
+    than any earlier settle of the test run, so the listing order is defined)."""
+    global _last_settled_ms
+    settled_ms = max(await now_ms(redis), _last_settled_ms + 1)
+    _last_settled_ms = settled_ms
     last = {Settle.DELIVERED: "HTTP 204", Settle.GONE: "HTTP 410"}.get(outcome, "HTTP 503")
     await outbox.settle(endpoint.id, message, outcome, now_ms=settled_ms, last=last)
     return settled_ms

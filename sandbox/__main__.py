@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import uvicorn
 
@@ -15,6 +17,24 @@ from sandbox.config import SandboxConfig
 
 def _env(name: str, default: object) -> object:
     return os.environ.get(f"SANDBOX_{name.upper()}", default)
+
+
+#: The program name in usage and errors; `autorec sandbox` sets it to its own name.
+_PROG_VARIABLE = "SANDBOX_PROG"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _app_id(text: str) -> str:
+    """An Agora App ID: 32 hexadecimal characters."""
+    if not re.fullmatch(r"[0-9A-Fa-f]{32}", text.strip()):
+        raise argparse.ArgumentTypeError("must be 32 hexadecimal characters")
+    return text.strip()
 
 
 def _optional_text(text: str) -> str | None:
@@ -36,16 +56,17 @@ def _optional_float(text: str) -> float | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option's default comes from `SANDBOX_<OPTION>` if set."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sandbox",
-        description=__doc__,
+    parser = _Parser(
+        prog=os.environ.get(_PROG_VARIABLE) or "python -m sandbox",
+        description="Serve the sandbox, a local stand-in for Agora's Cloud Recording REST "
+        "API, under uvicorn (every option also reads SANDBOX_<OPTION>).",
         epilog="Pass secrets through the environment rather than the command line.",
     )
     defaults = SandboxConfig()
     options: list[tuple[str, Callable[[str], object], object, str]] = [
         ("host", str, "127.0.0.1", "interface to listen on"),
         ("port", int, 8090, "port to listen on"),
-        ("app_id", str, defaults.app_id, "App ID the sandbox accepts"),
+        ("app_id", _app_id, defaults.app_id, "App ID the sandbox accepts"),
         ("customer_id", str, defaults.customer_id, "Basic-auth user"),
         ("customer_secret", str, defaults.customer_secret, "Basic-auth password"),
         (

@@ -120,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """
     if settings is None:
         settings = Settings.load()
+    for warning in settings.warnings():
+        logger.warning("%s", warning)
     registry = build_registry()
     metrics = WebhookMetrics(registry)
     probes = Probes(

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
@@ -180,6 +181,23 @@ class SharedStateCollector(Collector):
         )
 
 
-def render(registry: CollectorRegistry, shared: SharedStateCollector) -> bytes:
-    """The Prometheus text exposition of the app's registry plus the scrape-time gauges."""
-    return generate_latest(registry) + generate_latest(shared)
+class _Scrape:
+    """The app's registry and one scrape's gauges, as one collector (one `# EOF` in
+    OpenMetrics)."""
+
+    def __init__(self, registry: CollectorRegistry, shared: SharedStateCollector) -> None:
+        self._registry = registry
+        self._shared = shared
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._registry.collect()
+        yield from self._shared.collect()
+
+
+def render(
+    registry: CollectorRegistry, shared: SharedStateCollector, *, accept: str | None = None
+) -> tuple[bytes, str]:
+    """The exposition of the app's registry plus the scrape-time gauges, and its content
+    type: OpenMetrics when the `Accept` header asks for it, else Prometheus text."""
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(_Scrape(registry, shared)), content_type

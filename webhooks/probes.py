@@ -6,7 +6,7 @@ import asyncio
 from typing import Final
 
 import redis.asyncio as aioredis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -53,4 +53,5 @@ class Probes:
         shared = SharedStateCollector(
             state, slots_limit=self._slots_limit, oldest_waiting_s=oldest_waiting_s
         )
-        return Response(render(self._registry, shared), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = render(self._registry, shared, accept=request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})

@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
+from redis.exceptions import RedisError
 
 from worker.controller.deps import build_deps, controller_config
 from worker.controller.loop import Controller
@@ -48,9 +49,16 @@ from worker.logsetup import configure_logging, log_level
 from worker.metrics import WorkerMetrics, start_metrics_server
 from worker.notify.service import NotificationDelivery, signer_for
 from worker.policies import PolicyError, load_policies
+from worker.redis_target import unreachable
 from worker.settings import ConfigError, Settings
 from worker.state.changes import UPDATE_FUNCTION
-from worker.state.connection import WORKER_TIMEOUTS, arq_pool, arq_settings, connect
+from worker.state.connection import (
+    COMMAND_TIMEOUTS,
+    WORKER_TIMEOUTS,
+    arq_pool,
+    arq_settings,
+    connect,
+)
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
 
 logger = logging.getLogger(__name__)
@@ -78,6 +86,8 @@ async def startup(ctx: WorkerContext) -> None:
     """
     settings = ctx.get("settings") or Settings.load()
     ctx["settings"] = settings
+    for warning in settings.warnings():
+        logger.warning("%s", warning)
     config = controller_config(settings)
     policies = load_policies(
         settings.autorec_policy_file, default_grace_s=settings.autorec_empty_grace_s
@@ -99,7 +109,11 @@ async def startup(ctx: WorkerContext) -> None:
     controller = Controller(deps)
     ctx["controller"] = controller
     port = settings.autorec_worker_metrics_port
-    ctx["metrics_server"] = start_metrics_server(metrics.registry, port=port) if port else None
+    ctx["metrics_server"] = (
+        start_metrics_server(metrics.registry, port=port, host=settings.autorec_worker_metrics_host)
+        if port
+        else None
+    )
     consumer_redis: aioredis.Redis[bytes] = connect(settings.redis_target, WORKER_TIMEOUTS)
     ctx["consumer_redis"] = consumer_redis
 
@@ -258,6 +272,15 @@ def check_configuration(settings: Settings) -> None:
         raise ConfigError(f"AUTOREC_POLICY_FILE: {exc}") from None
 
 
+async def _ping(settings: Settings) -> None:
+    """PING the Redis of REDIS_URL once (no retries); raises what the client raises."""
+    client: aioredis.Redis[bytes] = connect(settings.redis_target, COMMAND_TIMEOUTS)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+
+
 async def _startup_with_logging(ctx: WorkerContext) -> None:
     """`startup` for a worker run by arq's own command line: first the service's logging
     (one format, secrets redacted) in place of arq's."""
@@ -279,6 +302,12 @@ def __getattr__(name: str) -> dict[str, object]:
         except ConfigError as exc:
             print(f"autorec: configuration error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        try:
+            # Before arq's pool, which logs a warning per retry and then a traceback.
+            asyncio.run(_ping(settings))
+        except (RedisError, OSError) as exc:
+            print(f"autorec: error: {unreachable(settings.redis_url, exc)}", file=sys.stderr)
+            raise SystemExit(1) from None
         options = worker_settings(settings)
         options["on_startup"] = _startup_with_logging
         return options

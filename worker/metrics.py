@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Final
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 #: Unknown event types of app events are free text: they share one label value.
 OTHER: Final = "other"
@@ -50,8 +58,16 @@ class WorkerMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
-        """Create and register every metric (in a fresh registry unless one is given)."""
-        reg = registry if registry is not None else CollectorRegistry()
+        """Create and register every metric (in a fresh registry unless one is given).
+
+        A fresh registry also carries the process's `process_*` and `python_*` metrics.
+        """
+        if registry is None:
+            reg = CollectorRegistry()
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
+        else:
+            reg = registry
         return cls(
             registry=reg,
             events_applied=Counter(
@@ -119,6 +135,11 @@ class MetricsServer:
     def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
         self._server = server
         self._thread = thread
+
+    @property
+    def host(self) -> str:
+        """The address it listens on."""
+        return str(self._server.server_address[0])
 
     @property
     def port(self) -> int:

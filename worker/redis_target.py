@@ -134,6 +134,13 @@ def _address(item: str) -> tuple[str, int]:
     return host, port
 
 
+def unreachable(url: str, exc: BaseException, *, verb: str = "reach") -> str:
+    """One line: the Redis of REDIS_URL (`url`, password hidden) could not be reached, and
+    the first line of why."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"cannot {verb} Redis at {redact_url(url)} (REDIS_URL): {reason}"
+
+
 def redact_url(url: str) -> str:
     """`url` without its password (REDIS_URL may carry one), for any of the schemes above."""
     scheme, sep, rest = url.partition("://")

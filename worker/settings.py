@@ -22,6 +22,8 @@ class ConfigError(Exception):
 
 
 _UID_MAX = 2**32 - 1
+#: Agora's default limit of Cloud Recording REST requests per second per App ID.
+AGORA_DEFAULT_QPS = 10
 #: Replica wait of an accepted webhook event when REDIS_URL names a Sentinel set.
 DEFAULT_SENTINEL_REPLICA_ACK_MS = 250
 
@@ -168,6 +170,11 @@ class Settings(BaseSettings):
     autorec_worker_metrics_port: int = Field(
         default=9100, ge=0, le=65535, description="Worker Prometheus port (0 disables)."
     )
+    autorec_worker_metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - scraped from outside the container
+        description="Address the worker's Prometheus endpoint listens on (`autorec dev`: "
+        "127.0.0.1).",
+    )
     autorec_agora_timeout_s: float = Field(
         default=10, gt=0, description="Timeout of one Agora HTTP request, in seconds."
     )
@@ -271,9 +278,10 @@ class Settings(BaseSettings):
     @field_validator("agora_app_id")
     @classmethod
     def _check_app_id(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9A-Za-z]{1,64}", value):
-            raise ValueError("must be the App ID from the Agora console (letters and digits)")
-        return value
+        # The same rule as the token builder's (worker.agora.token): 32 hexadecimal characters.
+        if value and not re.fullmatch(r"[0-9A-Fa-f]{32}", value.strip()):
+            raise ValueError("must be 32 hexadecimal characters (the App ID of the Agora console)")
+        return value.strip() if value else value
 
     @field_validator("autorec_recorder_uids")
     @classmethod
@@ -335,6 +343,17 @@ class Settings(BaseSettings):
             self.storage_secret_key,
         ]
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+    def warnings(self) -> list[str]:
+        """Accepted values that are likely mistakes, one line each (logged once at start)."""
+        found = []
+        if self.autorec_max_api_qps > AGORA_DEFAULT_QPS:
+            found.append(
+                f"AUTOREC_MAX_API_QPS={self.autorec_max_api_qps:g} is above Agora's default "
+                f"limit of {AGORA_DEFAULT_QPS} requests/s per App ID: Agora answers 429 "
+                "unless it raised the limit for this App ID"
+            )
+        return found
 
     def require_agora(self) -> None:
         """Raise ConfigError naming the first Agora variable a worker needs that is unset."""

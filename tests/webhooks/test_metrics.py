@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.webhooks import STREAM, ncs_body, ncs_headers, serve
+from webhooks.app import create_app
 from worker import keys
 from worker.dev.redis_server import free_port
 from worker.settings import Settings
@@ -104,3 +108,31 @@ async def test_two_apps_in_one_process_count_separately(
         text = await _scrape(second)
     name = "autorec_webhooks_received_total"
     assert _value(text, name, source="agora", outcome="accepted") == 0.0
+
+
+async def test_metrics_answer_openmetrics_when_the_scraper_asks_for_it(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.endswith("# EOF\n")
+    assert response.text.count("# EOF") == 1
+    assert "autorec_recording_slots_limit 50.0" in response.text
+
+
+async def test_metrics_include_the_process_and_python_metrics(client: httpx.AsyncClient) -> None:
+    text = await _scrape(client)
+    assert _value(text, "process_resident_memory_bytes") is not None
+    assert any(name.startswith("python_info") for name, _ in _samples(text))
+
+
+async def test_a_max_api_qps_above_agoras_default_is_logged_at_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="webhooks.app"):
+        create_app(settings.model_copy(update={"autorec_max_api_qps": 50}))
+    warnings = [r.getMessage() for r in caplog.records if "AUTOREC_MAX_API_QPS" in r.getMessage()]
+    assert len(warnings) == 1

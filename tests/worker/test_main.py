@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import subprocess
@@ -23,7 +24,9 @@ from tests.support.waiting import eventually
 from worker.dev.redis_server import free_port
 from worker.functions import WorkerContext
 from worker.main import WorkerOptions, controller_functions, shutdown, startup, worker_settings
+from worker.redis_target import parse_redis_url
 from worker.settings import Settings
+from worker.state.connection import arq_settings
 
 
 @pytest.fixture
@@ -120,6 +123,40 @@ async def test_metrics_are_served_on_the_configured_port_until_shutdown(
             await http.get(f"http://127.0.0.1:{port}/metrics")
 
 
+async def test_metrics_listen_on_the_configured_host_with_the_process_metrics(
+    arq_pool: ArqRedis, redis_url: str
+) -> None:
+    port = free_port()
+    settings = settings_for(
+        redis_url, autorec_worker_metrics_port=port, autorec_worker_metrics_host="127.0.0.1"
+    )
+    ctx: WorkerContext = {"redis": arq_pool, "settings": settings}
+    await startup(ctx)
+    try:
+        server = ctx["metrics_server"]
+        assert server is not None
+        assert server.host == "127.0.0.1"
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        assert "# TYPE process_cpu_seconds_total counter" in text
+        assert "python_info{" in text
+    finally:
+        await shutdown(ctx)
+
+
+async def test_a_max_api_qps_above_agoras_default_is_logged_once_at_start(
+    arq_pool: ArqRedis, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(redis_url, autorec_max_api_qps=50)
+    ctx: WorkerContext = {"redis": arq_pool, "settings": settings}
+    with caplog.at_level(logging.WARNING, logger="worker.main"):
+        await startup(ctx)
+    await shutdown(ctx)
+    warnings = [r.getMessage() for r in caplog.records if "AUTOREC_MAX_API_QPS" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "above Agora's default limit of 10" in warnings[0]
+
+
 async def test_port_zero_disables_the_metrics_server(arq_pool: ArqRedis, redis_url: str) -> None:
     ctx: WorkerContext = {"redis": arq_pool, "settings": settings_for(redis_url)}
     await startup(ctx)
@@ -148,12 +185,12 @@ def test_worker_settings_connect_arq_to_redis_url_and_pass_the_settings() -> Non
 
 
 def test_the_arq_cli_attribute_is_built_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    for name, value in cli_env("redis://from-env:6391/3").items():
+    for name, value in cli_env(redis_url).items():
         monkeypatch.setenv(name, value)
     options = worker.main.WorkerSettings
-    assert options["redis_settings"].host == "from-env"
+    assert options["redis_settings"] == arq_settings(parse_redis_url(redis_url))
     assert options["on_startup"] is not startup  # arq's CLI: the service's logging first
 
 

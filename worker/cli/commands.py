@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 from pydantic import SecretStr
 
 from worker.logsetup import configure_logging, log_level
+from worker.redis_target import unreachable
 from worker.settings import ConfigError, Settings, redact_url
 
 if TYPE_CHECKING:
@@ -32,9 +33,14 @@ _UVICORN_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 def run_dev(options: DevOptions, *, grace_s: float) -> int:
     """Run Redis, the sandbox, the webhook service and a worker until stopped."""
     from worker.dev.run import Supervisor
-    from worker.dev.stack import plan_dev, print_summary
+    from worker.dev.stack import plan_dev, print_summary, uses_sandbox
+    from worker.main import check_configuration
 
     settings = Settings.load()
+    if not uses_sandbox(settings, options.sandbox):
+        # Real Agora: the worker's own configuration, refused here in one line rather
+        # than by the worker child once everything else has started.
+        check_configuration(settings)
     if "redis_url" in settings.model_fields_set:
         from redis.exceptions import RedisError
 
@@ -103,6 +109,8 @@ def run_worker(*, burst: bool, check: bool) -> int:
     options = worker_settings(settings)
     try:
         if check:
+            # One PING first: arq's pool would log a warning per retry before giving up.
+            asyncio.run(_ping_redis(settings))
             return asyncio.run(
                 async_check_health(
                     cast("RedisSettings", options["redis_settings"]),
@@ -131,8 +139,7 @@ async def _ping_redis(settings: Settings) -> None:
 def _redis_unreachable(url: str, exc: BaseException) -> None:
     """One line on stderr: Redis at `url` (without its password) cannot be reached."""
 
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    print(f"autorec: error: cannot reach Redis at {redact_url(url)}: {reason}", file=sys.stderr)
+    print(f"autorec: error: {unreachable(url, exc)}", file=sys.stderr)
 
 
 def run_status(*, as_json: bool, failures: int) -> int:
@@ -160,15 +167,24 @@ def run_status(*, as_json: bool, failures: int) -> int:
     try:
         report = asyncio.run(read())
     except (RedisError, OSError) as exc:
-        where = redact_url(settings.redis_url)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"autorec: error: cannot read Redis at {where}: {reason}", file=sys.stderr)
+        message = unreachable(settings.redis_url, exc, verb="read")
+        print(f"autorec: error: {message}", file=sys.stderr)
         return 1
     if as_json:
         print(status_json(report))
     else:
-        render_status(report, status_console())
+        console = status_console()
+        console.print(redis_source(settings), soft_wrap=True)
+        render_status(report, console)
     return 0
+
+
+def redis_source(settings: Settings) -> str:
+    """Which Redis a command read, its password hidden, and whether REDIS_URL named it."""
+    where = redact_url(settings.redis_url)
+    if "redis_url" in settings.model_fields_set:
+        return f"Redis {where} (REDIS_URL)"
+    return f"Redis {where} (REDIS_URL is not set: the default)"
 
 
 def exec_sandbox(arguments: Sequence[str]) -> NoReturn:
@@ -187,6 +203,7 @@ def exec_sandbox(arguments: Sequence[str]) -> NoReturn:
         plain = value.get_secret_value() if isinstance(value, SecretStr) else value
         if plain and variable not in env:
             env[variable] = plain
+    env["SANDBOX_PROG"] = "autorec sandbox"
     # A separate program, not an import: the worker package never imports the sandbox.
     argv = [sys.executable, "-m", "sandbox", *arguments]
     sys.stdout.flush()

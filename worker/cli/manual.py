@@ -23,7 +23,8 @@ from worker.cli import manual_output
 from worker.cli.errors import EXIT_USAGE, CommandError
 from worker.cli.status import status_console
 from worker.policies import PolicyError, load_policies
-from worker.settings import ConfigError, Settings, redact_url
+from worker.redis_target import unreachable
+from worker.settings import ConfigError, Settings
 from worker.state.connection import COMMAND_TIMEOUTS, connect
 from worker.state.history import HistoryStore
 from worker.state.manual import Conflict, Invalid, ManualControl
@@ -186,9 +187,7 @@ def _run_redis(settings: Settings, work: Callable[[aioredis.Redis[bytes]], Await
     try:
         return asyncio.run(run())
     except (RedisError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        where = redact_url(settings.redis_url)
-        raise CommandError(f"error: cannot reach Redis at {where}: {reason}") from None
+        raise CommandError(f"error: {unreachable(settings.redis_url, exc)}") from None
 
 
 def _history(redis: aioredis.Redis[bytes], settings: Settings) -> HistoryStore:

@@ -20,7 +20,7 @@ from rich.console import Console
 from worker.cli import tables
 from worker.settings import Settings
 from worker.state.channel_state import read_channel_state
-from worker.state.history import HistoryStore
+from worker.state.history import OUTCOME_REASONS, HistoryStore, Outcome
 from worker.state.sessions import SessionStore
 from worker.state.slots import Slots
 
@@ -194,7 +194,7 @@ def render_status(report: StatusReport, console: Console) -> None:
         table.add_column("error", overflow="fold")
         for failure in report.failures:
             table.add_row(
-                tables.clock_ms(failure.at_ms), failure.channel, failure.what, failure.error
+                tables.clock_ms(failure.at_ms), failure.channel, failure.what, _reason(failure)
             )
         console.print(table)
 
@@ -205,6 +205,16 @@ def status_console() -> Console:
     if not console.is_terminal:
         console.width = PIPE_WIDTH
     return console
+
+
+def _reason(failure: FailureRow) -> str:
+    """The failure's error; an older entry that repeats its outcome gets it in words."""
+    if failure.error != failure.what:
+        return failure.error
+    try:
+        return OUTCOME_REASONS.get(Outcome(failure.what), failure.error)
+    except ValueError:
+        return failure.error
 
 
 def _s(count: int) -> str:

@@ -30,6 +30,7 @@ from worker.state.history import (
     Failure,
     HistoryEntry,
     Outcome,
+    failure_reason,
     recording_id_of,
 )
 from worker.state.reconcile_queue import enqueue_reconcile, reconcile_job_id
@@ -181,7 +182,12 @@ class Effects:
                     channel=session.channel,
                     at_ms=now_ms,
                     what=outcome.value,
-                    error=session.last_error or outcome.value,
+                    error=failure_reason(
+                        outcome,
+                        last_error=session.last_error,
+                        exit_status=session.exit_status,
+                        leave_code=session.leave_code,
+                    ),
                 )
             )
         await self.wake_all(await self.deps.slots.release(session.channel), now_ms)

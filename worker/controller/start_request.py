@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from worker.agora import RtcRole, build_rtc_token
 from worker.agora.models.common import RecordingMode
@@ -86,9 +86,15 @@ class StorageTarget:
             endpoint=settings.storage_endpoint,
         )
         try:
+            StorageVendor(target.vendor)
+        except ValueError:
+            raise ConfigError(
+                f"STORAGE_VENDOR: {target.vendor} is not a storage vendor code"
+            ) from None
+        try:
             target.config(["check"])
-        except ValueError as exc:
-            raise ConfigError(f"STORAGE_VENDOR: {_first_line(exc)}") from None
+        except ValidationError as exc:
+            raise ConfigError(_storage_error(exc)) from None
         return target
 
     def config(self, prefix: list[str]) -> StorageConfig:
@@ -110,8 +116,31 @@ class StorageTarget:
         )
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[-1].strip()
+#: storageConfig fields and the variables that set them.
+_STORAGE_VARIABLES: Final = {
+    "vendor": "STORAGE_VENDOR",
+    "region": "STORAGE_REGION",
+    "bucket": "STORAGE_BUCKET",
+    "access_key": "STORAGE_ACCESS_KEY",
+    "accessKey": "STORAGE_ACCESS_KEY",
+    "secret_key": "STORAGE_SECRET_KEY",
+    "secretKey": "STORAGE_SECRET_KEY",
+    "extension_params": "STORAGE_ENDPOINT",
+    "extensionParams": "STORAGE_ENDPOINT",
+}
+
+
+def _storage_error(exc: ValidationError) -> str:
+    """The first error of a storageConfig as `VARIABLE: message`, no value, no pydantic URL."""
+    err = exc.errors(include_input=False, include_url=False)[0]
+    loc = [str(part) for part in err["loc"]]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    variable = next((_STORAGE_VARIABLES[p] for p in loc if p in _STORAGE_VARIABLES), None)
+    if variable is None:
+        # A rule across fields (FieldRuleError) names its field in the message.
+        field = message.split(":")[0].split(".")[0]
+        variable = _STORAGE_VARIABLES.get(field, "STORAGE_VENDOR")
+    return f"{variable}: {message}"
 
 
 def recording_mode(policy: Policy) -> RecordingMode:

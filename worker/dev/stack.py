@@ -149,7 +149,11 @@ def plan_dev(
     endpoints.extend(_api_endpoints(webhooks_url, generated))
 
     metrics_port = _port(options.metrics_port, "--metrics-port")
-    worker_env = {**env, "AUTOREC_WORKER_METRICS_PORT": str(metrics_port)}
+    worker_env = {
+        **env,
+        "AUTOREC_WORKER_METRICS_PORT": str(metrics_port),
+        "AUTOREC_WORKER_METRICS_HOST": LOOPBACK,
+    }
     ready = http_ready(f"http://{LOOPBACK}:{metrics_port}/metrics")
     argv = [sys.executable, "-m", "worker.cli.main", "worker"]
     # A worker exits when Redis drops its connection; like compose's restart policy, start

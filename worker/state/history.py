@@ -71,6 +71,37 @@ class Outcome(StrEnum):
     """No longer wanted before any start (never stored in the history)."""
 
 
+#: Why a recording failed, in words, for each failure outcome (when no error says more).
+OUTCOME_REASONS: Final = {
+    Outcome.DIED: "Agora's queries stopped finding the task",
+    Outcome.EXITED: "the task exited at Agora without our stop",
+    Outcome.SID_UNKNOWN: "the task's sid never became known",
+    Outcome.START_FAILED: "acquire or start failed",
+}
+
+
+def failure_reason(
+    outcome: Outcome,
+    *,
+    last_error: str | None,
+    exit_status: int | None = None,
+    leave_code: int | None = None,
+) -> str:
+    """The reason shown for a failed recording: its last error, else the outcome in words
+    with what Agora reported (exit status of event 11, leave code of event 12)."""
+    if last_error:
+        return last_error
+    reason = OUTCOME_REASONS.get(outcome, outcome.value)
+    reported = []
+    if exit_status is not None:
+        reported.append(
+            f"exit status {exit_status} ({'normal' if exit_status == 0 else 'abnormal'})"
+        )
+    if leave_code is not None:
+        reported.append(f"recorder leave code {leave_code}")
+    return f"{reason}: {', '.join(reported)}" if reported else reason
+
+
 def recording_id(sid: str | None, created_ms: int, uid: int) -> str:
     """A recording's id: Agora's sid once known, else one made of when it began and its
     recorder uid (a start that never got a sid)."""

@@ -403,3 +403,68 @@ async def test_dev_runs_everything_wired_and_ctrl_c_leaves_nothing(tmp_path: Pat
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", free))
             sock.listen()
+
+
+# --- every configuration or connection error: one line naming the variable ---------------
+
+ARQ = str(Path(sys.executable).with_name("arq"))
+#: A Redis that refuses connections (nothing listens on port 1 of the loopback address).
+_DOWN = "redis://:hunter2hunter2@127.0.0.1:1/0"
+_TOKEN = ["token", "--channel", "room", "--uid", "1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "variable", "status"),
+    [
+        ([AUTOREC, "worker"], {"REDIS_URL": "garbage"}, "REDIS_URL", 2),
+        ([AUTOREC, "dev"], {"REDIS_URL": "garbage"}, "REDIS_URL", 2),
+        ([AUTOREC, "webhooks"], {"REDIS_URL": "garbage"}, "REDIS_URL", 2),
+        ([AUTOREC, "status"], {"REDIS_URL": "garbage"}, "REDIS_URL", 2),
+        ([AUTOREC, "worker", "--check"], {"REDIS_URL": _DOWN}, "REDIS_URL", 1),
+        ([ARQ, "worker.main.WorkerSettings"], {"REDIS_URL": _DOWN}, "REDIS_URL", 1),
+        ([ARQ, "worker.main.WorkerSettings"], {"AGORA_CUSTOMER_ID": ""}, "AGORA_CUSTOMER_ID", 2),
+        ([AUTOREC, "worker"], {"STORAGE_REGION": "999"}, "STORAGE_REGION", 2),
+        ([ARQ, "worker.main.WorkerSettings"], {"STORAGE_REGION": "999"}, "STORAGE_REGION", 2),
+        ([AUTOREC, "dev", "--no-sandbox"], {"STORAGE_REGION": "999"}, "STORAGE_REGION", 2),
+        ([AUTOREC, "worker"], {"AGORA_APP_ID": "abc"}, "AGORA_APP_ID", 2),
+        ([AUTOREC, "webhooks"], {"AGORA_APP_ID": "abc"}, "AGORA_APP_ID", 2),
+        ([AUTOREC, "dev"], {"AGORA_APP_ID": "abc"}, "AGORA_APP_ID", 2),
+        ([AUTOREC, "status"], {"AGORA_APP_ID": "abc"}, "AGORA_APP_ID", 2),
+        ([AUTOREC, "sandbox"], {"AGORA_APP_ID": "abc"}, "AGORA_APP_ID", 2),
+        ([ARQ, "worker.main.WorkerSettings"], {"AGORA_APP_ID": "abc"}, "AGORA_APP_ID", 2),
+        (
+            [AUTOREC, *_TOKEN],
+            {"AGORA_APP_ID": "abc", "AGORA_APP_CERTIFICATE": APP_CERTIFICATE},
+            "AGORA_APP_ID",
+            2,
+        ),
+        ([AUTOREC, "sandbox", "--app-id", "nothex"], {}, "--app-id", 2),
+    ],
+)
+def test_each_bad_input_is_one_line_naming_the_variable(
+    tmp_path: Path, argv: list[str], env: dict[str, str], variable: str, status: int
+) -> None:
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "AUTOREC_"))},
+        **_STORAGE_AND_AGORA,
+        "REDIS_URL": _DOWN,
+        "AUTOREC_WORKER_METRICS_PORT": "0",
+        **env,
+    }
+    result = subprocess.run(
+        argv, env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == status, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "errors.pydantic.dev" not in result.stderr
+    assert "hunter2hunter2" not in result.stderr
+
+
+def test_sandbox_help_names_the_autorec_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [AUTOREC, "sandbox", "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert result.stdout.startswith("usage: autorec sandbox ")
+    assert "python -m sandbox" not in result.stdout

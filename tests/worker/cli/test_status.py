@@ -16,11 +16,12 @@ from rich.console import Console
 
 from tests.support.events import add, app_event, consumer, drain
 from tests.support.sentinel import sentinel_set
+from worker.cli.commands import redis_source
 from worker.cli.main import main
 from worker.cli.status import MAX_WAITING_SHOWN, StatusReport, read_status, render_status
 from worker.dev.redis_server import RedisServer, free_port
-from worker.settings import Settings
-from worker.state.history import Failure, HistoryStore
+from worker.settings import Settings, redact_url
+from worker.state.history import Failure, HistoryStore, Outcome, failure_reason
 from worker.state.sessions import Session, SessionState, SessionStore
 from worker.state.slots import Slots
 
@@ -142,6 +143,27 @@ async def test_recent_failures_are_shown_newest_first(
     assert rows[newest + 1] == ["2023-11-14", "22:13:20", "room-1", "start", "400", "code", "2"]
 
 
+async def test_a_failure_that_only_repeats_its_outcome_shows_the_reason_in_words(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    history = HistoryStore(redis, history_days=1)
+    await history.record_failure(Failure("room-1", 1_700_000_000_000, "exited", "exited"))
+    text = _render(await read_status(redis, _settings(redis_url)))
+    row = next(line for line in text.splitlines() if "room-1" in line)
+    assert " ".join(row.split()[3:]) == "exited the task exited at Agora without our stop"
+
+
+def test_an_exited_recording_records_what_agora_reported() -> None:
+    reason = failure_reason(Outcome.EXITED, last_error=None, exit_status=1, leave_code=2)
+    assert reason == (
+        "the task exited at Agora without our stop: exit status 1 (abnormal), recorder leave code 2"
+    )
+
+
+def test_a_failures_last_error_is_its_reason() -> None:
+    assert failure_reason(Outcome.DIED, last_error="query 404") == "query 404"
+
+
 async def test_failures_can_be_limited_or_hidden(redis: aioredis.Redis, redis_url: str) -> None:
     history = HistoryStore(redis, history_days=1)
     for n in range(3):
@@ -179,7 +201,7 @@ async def test_the_command_prints_the_tables(redis: aioredis.Redis, redis_url: s
     await _session(redis, "room-1", started_ago_ms=3000)
     result = _autorec_status(redis_url)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("slots 1/50 used")
+    assert result.stdout.splitlines()[1].startswith("slots 1/50 used")
     assert SID in result.stdout
     assert result.stderr == ""
 
@@ -205,7 +227,30 @@ async def test_the_command_reads_the_primary_a_sentinel_url_names() -> None:
             await primary.aclose()
         result = _autorec_status(cluster.url)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("slots 1/50 used")
+    assert result.stdout.splitlines()[1].startswith("slots 1/50 used")
+
+
+async def test_the_command_says_first_which_redis_it_read_without_the_password(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    if not redis_url.startswith("redis://") or "@" in redis_url:
+        pytest.skip("needs a plain redis:// URL to add a user to")
+    url = redis_url.replace("redis://", "redis://default:unused-secret@", 1)
+    await redis.config_set("requirepass", "unused-secret")
+    try:
+        result = _autorec_status(url)
+    finally:
+        await redis.config_set("requirepass", "")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"Redis {redact_url(url)} (REDIS_URL)"
+    assert "unused-secret" not in result.stdout
+
+
+def test_without_redis_url_the_default_redis_is_named() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert redis_source(settings) == (
+        "Redis redis://localhost:6379/0 (REDIS_URL is not set: the default)"
+    )
 
 
 def test_unreachable_redis_is_one_line_and_exit_1_without_the_password() -> None:

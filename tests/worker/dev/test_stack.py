@@ -66,6 +66,10 @@ def test_every_autorec_child_uses_the_embedded_redis(tmp_path: Path) -> None:
         assert _env(stack, name)["REDIS_URL"] == f"redis://127.0.0.1:{port}/0"
 
 
+def test_the_workers_metrics_listen_on_the_loopback_address(tmp_path: Path) -> None:
+    assert _env(_plan(tmp_path), "worker")["AUTOREC_WORKER_METRICS_HOST"] == "127.0.0.1"
+
+
 def test_the_worker_calls_the_sandbox_with_the_sandboxs_credentials(tmp_path: Path) -> None:
     stack = _plan(tmp_path)
     worker, sandbox = _env(stack, "worker"), _env(stack, "sandbox")

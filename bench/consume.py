@@ -124,6 +124,7 @@ class _Run:
             self.stream,
             keys.dead_letter(self.stream),
             self.arq.default_queue_name,
+            keys.jobs_wake(self.arq.default_queue_name),
         ]
         for pattern in (
             f"{keys.PREFIX}ch:bench-{self.id}-*",

@@ -87,6 +87,13 @@ def rate_limit_seq(log: str) -> str:
     return f"{log}:seq"
 
 
+def jobs_wake(queue_name: str) -> str:
+    """List of wake-up tokens of an arq queue: pushed with every job the service queues,
+    taken by idle workers blocked on it (worker/state/job_wake.py). Short: a token only says
+    "look at the queue"."""
+    return f"{PREFIX}jobs:wake:{queue_name}"
+
+
 #: Sorted set: channel → the gen of a desired-state flip whose reconcile job may not be
 #: enqueued yet (worker/state/reconcile_queue.py).
 RECONCILE_DUE: Final = f"{PREFIX}reconcile:due"

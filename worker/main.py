@@ -11,7 +11,8 @@ attribute. The pieces are therefore:
   `reconcile_all` cron, `poll_delay`/`max_jobs` from the settings, `redis_settings` from
   `REDIS_URL` (for a Sentinel set also `redis_pool`, a pool that rides through a failover)
   and the Settings passed in `ctx`.
-  `autorec worker` runs `arq.worker.run_worker(worker_settings(settings))`.
+  `autorec worker` runs `create_worker(settings)`: arq's Worker with these settings, waiting
+  for work instead of polling (worker/state/waking_worker.py).
 - `WorkerSettings`: `worker_settings(Settings.load())`, built on first access (module
   `__getattr__`), so `arq worker.main.WorkerSettings` works and importing this module reads
   nothing from the environment.
@@ -29,7 +30,7 @@ from typing import Final, cast
 import redis.asyncio as aioredis
 from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
-from arq.worker import Function, func
+from arq.worker import Function, func, get_kwargs
 from redis.exceptions import RedisError
 
 from worker.controller.deps import build_deps, controller_config
@@ -60,6 +61,7 @@ from worker.state.connection import (
     connect,
 )
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
+from worker.state.waking_worker import WakingWorker
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +261,15 @@ def worker_settings(settings: Settings) -> dict[str, object]:
         options["redis_pool"] = arq_pool(target, WORKER_TIMEOUTS)
     options["ctx"] = {"settings": settings}
     return options
+
+
+def create_worker(settings: Settings, *, burst: bool = False) -> WakingWorker:
+    """The worker `autorec worker` runs: arq's, waiting for work instead of polling."""
+    return WakingWorker(
+        **get_kwargs(worker_settings(settings)),
+        burst=burst,
+        idle_check_s=settings.autorec_idle_check_s,
+    )
 
 
 def check_configuration(settings: Settings) -> None:

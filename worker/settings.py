@@ -195,11 +195,18 @@ class Settings(BaseSettings):
         description="Seconds a recording whose query answers 404 is still counted as running "
         "(Agora's failover takes up to 90 s), before it is declared dead and replaced.",
     )
-    autorec_poll_delay_s: float = Field(
-        default=0.005,
+    autorec_idle_check_s: float = Field(
+        default=1.0,
         gt=0,
-        description="Seconds between the worker's polls for due jobs (idle cost: about 4% "
-        "of a core at 0.005, 2.5% at 0.01).",
+        le=60,
+        description="Longest wait of an idle `autorec worker` between two looks at the job "
+        "queue; a queued job wakes it at once.",
+    )
+    autorec_poll_delay_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="Seconds between polls for due jobs of a worker run by arq's own command "
+        "line (`arq worker.main.WorkerSettings`), which cannot wait for work.",
     )
     autorec_max_jobs: int = Field(
         default=100,

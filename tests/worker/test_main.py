@@ -181,7 +181,7 @@ def test_worker_settings_connect_arq_to_redis_url_and_pass_the_settings() -> Non
     assert [f.name for f in WorkerOptions.functions] == jobs
     assert [f.name for f in options["functions"]] == jobs  # type: ignore[attr-defined]
     assert [c.name for c in options["cron_jobs"]] == ["reconcile_all"]  # type: ignore[attr-defined]
-    assert (options["poll_delay"], options["health_check_interval"]) == (0.005, 15)
+    assert (options["poll_delay"], options["health_check_interval"]) == (0.05, 15)
 
 
 def test_the_arq_cli_attribute_is_built_from_the_environment(

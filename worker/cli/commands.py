@@ -93,7 +93,7 @@ def run_webhooks(
 
 def run_worker(*, burst: bool, check: bool) -> int:
     """Run one arq worker until SIGINT/SIGTERM; with `check`, report the queue's health."""
-    from worker.main import check_configuration, worker_settings
+    from worker.main import check_configuration, create_worker, worker_settings
 
     settings = Settings.load()
     level = log_level(settings.autorec_log_level)
@@ -101,7 +101,6 @@ def run_worker(*, burst: bool, check: bool) -> int:
         check_configuration(settings)
 
     from arq.worker import async_check_health
-    from arq.worker import run_worker as run_arq_worker
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -118,7 +117,7 @@ def run_worker(*, burst: bool, check: bool) -> int:
                     cast("str | None", options.get("queue_name")),
                 )
             )
-        run_arq_worker(options, **({"burst": True} if burst else {}))
+        create_worker(settings, burst=burst).run()
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         _redis_unreachable(settings.redis_url, exc)
         return 1

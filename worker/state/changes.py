@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from worker import keys
+from worker.state.job_wake import wake_worker
 
 #: The arq function name of the job that applies a change.
 UPDATE_FUNCTION: Final = "update_recording"
@@ -293,6 +294,7 @@ async def request_update(
     )
     if job is None:  # only if the random job id was taken
         raise RuntimeError(f"the update of {channel!r} could not be enqueued")
+    await wake_worker(arq)
     try:
         answer = await job.result(timeout=timeout_s, poll_delay=RESULT_POLL_S)
     except TimeoutError:

@@ -23,6 +23,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from worker import keys
+from worker.state.job_wake import stage_wake, wake_worker
 from worker.state.scripts import LuaScript
 
 #: The arq function name of the per-channel reconcile job.
@@ -57,6 +58,7 @@ async def enqueue_reconcile(
 
     Enqueuing an id that is already queued, running or finished with a kept result is a
     no-op (arq deduplicates by job id; returns False), so a repeated wake-up is harmless.
+    A queued job also wakes an idle worker (`job_wake`).
     """
     job = await arq.enqueue_job(
         RECONCILE_FUNCTION,
@@ -64,7 +66,10 @@ async def enqueue_reconcile(
         _job_id=reconcile_job_id(channel, gen, tag),
         _defer_by=defer_s if defer_s is None or defer_s > 0 else None,
     )
-    return job is not None
+    if job is None:
+        return False
+    await wake_worker(arq)
+    return True
 
 
 def stage_reconcile(pipe: Pipeline[bytes], channel: str, gen: int, *, tag: str) -> None:
@@ -73,13 +78,15 @@ def stage_reconcile(pipe: Pipeline[bytes], channel: str, gen: int, *, tag: str) 
 
     What arq's `enqueue_job` writes (the job record and its queue entry, in arq's own format
     so queue dashboards read it), without its check for an existing id: a tag must make the
-    id new (e.g. the time of the change that asks for the reconcile).
+    id new (e.g. the time of the change that asks for the reconcile). It wakes an idle
+    worker too (`job_wake`).
     """
     job_id = reconcile_job_id(channel, gen, tag)
     now_ms = timestamp_ms()
     job = serialize_job(RECONCILE_FUNCTION, (channel,), {}, None, now_ms)
     pipe.psetex(job_key_prefix + job_id, _JOB_EXPIRES_MS, job)
     pipe.zadd(default_queue_name, {job_id: now_ms})
+    stage_wake(pipe)
 
 
 async def clear_due(redis: aioredis.Redis[bytes], wakeups: Iterable[tuple[str, int]]) -> None:

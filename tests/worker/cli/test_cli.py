@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import redis.asyncio as aioredis
+from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from tests.support.processes import alive, read_until
 from tests.support.waiting import eventually
@@ -386,6 +389,31 @@ async def test_dev_runs_everything_wired_and_ctrl_c_leaves_nothing(tmp_path: Pat
         # The sandbox's signed NCS event went through the webhook service into the stream,
         # and the worker's consumer read it.
         await eventually(lambda: _consumed_events(redis_url), what="the event consumed")
+        # The app-event endpoint works with the secret dev printed, signed by the official
+        # Standard Webhooks library, and refuses an unsigned event.
+        secret = next(
+            word.split("=", 1)[1]
+            for s in lines
+            for word in s.split()
+            if word.startswith("AUTOREC_EVENTS_SECRET=whsec_")
+        )
+        events = f"http://127.0.0.1:{port}/webhooks/events"
+        body = orjson.dumps({"id": "app-1", "type": "user.joined", "channel": "room-2", "uid": 7})
+        now = datetime.now(UTC)
+        signed = StandardWebhook(secret).sign("msg-1", now, body.decode())
+        headers = {
+            "webhook-id": "msg-1",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signed,
+            "content-type": "application/json",
+        }
+        async with httpx.AsyncClient(timeout=5) as client:
+            accepted = await client.post(events, content=body, headers=headers)
+            unsigned = await client.post(
+                events, content=body, headers={"content-type": "application/json"}
+            )
+        assert accepted.status_code == 200, accepted.text
+        assert unsigned.status_code == 401, unsigned.text
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 40) == 0
     finally:

@@ -13,8 +13,10 @@ at the earliest time that keeps every interval of `window_ms + margin_ms` at or 
 permit is reserved and the caller sleeps until it). Requests then reach Agora at their permit
 time plus a delay; as long as the delays of any two requests differ by at most `margin_ms`
 (network and scheduling jitter), no `window_ms` interval at Agora sees more than
-`permits_per_window` requests. Reservations also make waiting first come, first served,
-with one Redis call per request and no retry storm.
+`permits_per_window` requests. A caller that reaches its permit more than half the margin
+late (its event loop was starved, a Redis reply was slow) gives the permit back and takes a
+new one, so a late request is counted where it really goes. Reservations also make waiting
+first come, first served, with one Redis call per request and no retry storm.
 
 `qps` below one request per window (e.g. 0.5) becomes one permit per `1000 / qps` ms; other
 fractions round down to whole permits per window (10.7 → 10 per second), because the limit
@@ -31,6 +33,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,6 +42,11 @@ from redis.exceptions import RedisError
 
 from worker import keys
 from worker.state.scripts import LuaScript
+
+#: A permit reached more than half the margin (at least this many ms) after its time is
+#: given back and taken anew, at most `LATE_RETAKES` times in a row.
+MIN_LATE_MS: Final = 5
+LATE_RETAKES: Final = 2
 
 _RESERVE: Final = LuaScript("worker.state", "ratelimit.lua")
 _LOAD: Final = LuaScript("worker.state", "ratelimit_load.lua")
@@ -63,6 +71,9 @@ class Permit:
 
     granted_at_us: int
     waited_ms: int
+    retakes: int = 0
+    """Permits given back first because the caller reached them too late (at most
+    `LATE_RETAKES`)."""
 
 
 class RateLimiter:
@@ -76,6 +87,7 @@ class RateLimiter:
         window_ms: int = 1000,
         margin_ms: int = 50,
         key: str = keys.RATE_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not math.isfinite(qps) or qps <= 0:
             raise ValueError(f"qps must be a positive number, got {qps!r}")
@@ -93,6 +105,8 @@ class RateLimiter:
         self._permits = permits
         self._interval_ms = span_ms
         self._span_us = (span_ms + margin_ms) * 1000
+        self._late_s = max(margin_ms / 2, MIN_LATE_MS) / 1000
+        self._clock = clock
         self._key = key
         self._keys = [key, keys.rate_limit_seq(key)]
 
@@ -134,22 +148,35 @@ class RateLimiter:
         given back so it does not waste a permit.
         """
         max_wait_us = -1 if timeout_s is None else max(0, int(timeout_s * 1_000_000))
-        started = time.monotonic()
-        wait_us, at_us, member = await self._reserve(max_wait_us)
-        if not member:
-            assert timeout_s is not None
-            raise RateLimitTimeout(
-                wait_ms=math.ceil(wait_us / 1000), timeout_s=timeout_s, qps=self._qps
-            )
-        if wait_us > 0:
-            try:
-                await asyncio.sleep(wait_us / 1_000_000)
-            except asyncio.CancelledError:
-                # Best effort: if Redis is unreachable the reservation merely goes unused.
-                with contextlib.suppress(RedisError, OSError):
-                    await self._redis.zrem(self._key, member)
-                raise
-        return Permit(granted_at_us=at_us, waited_ms=round((time.monotonic() - started) * 1000))
+        started = self._clock()
+        for retake in range(LATE_RETAKES + 1):
+            wait_us, at_us, member = await self._reserve(max_wait_us)
+            # The permit's time on this clock, at the latest: the reply's arrival plus the wait
+            # (the script ran no later than that). Lateness after it is this process's own.
+            due = self._clock() + wait_us / 1_000_000
+            if not member:
+                assert timeout_s is not None
+                raise RateLimitTimeout(
+                    wait_ms=math.ceil(wait_us / 1000), timeout_s=timeout_s, qps=self._qps
+                )
+            if wait_us > 0:
+                try:
+                    await asyncio.sleep(wait_us / 1_000_000)
+                except asyncio.CancelledError:
+                    # Best effort: if Redis is unreachable the reservation merely goes unused.
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._redis.zrem(self._key, member)
+                    raise
+            late_s = self._clock() - due
+            if late_s <= self._late_s or retake == LATE_RETAKES:
+                waited_ms = round((self._clock() - started) * 1000)
+                return Permit(granted_at_us=at_us, waited_ms=waited_ms, retakes=retake)
+            # This process ran late (a starved event loop, a slow Redis reply): sent now,
+            # the request could land in one second at Agora with the next window's. Give the
+            # permit back and take a new one, which is placed by what was really sent.
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.zrem(self._key, member)
+        raise AssertionError("unreachable: the last retake returns")
 
     async def acquire(self, *, timeout_s: float | None = None) -> None:
         """Wait until a request may be sent (see `acquire_permit`)."""

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from worker import keys
 from worker.dev.redis_server import RedisServer
-from worker.state.ratelimit import RateLimiter, RateLimitTimeout
+from worker.state.ratelimit import LATE_RETAKES, RateLimiter, RateLimitTimeout
 
 
 def most_in_any_window(stamps_us: list[int], window_us: int) -> int:
@@ -59,6 +59,55 @@ async def test_acquire_sleeps_until_its_permit_time(redis: aioredis.Redis) -> No
     second = await limiter.acquire_permit()
     assert second.granted_at_us - first.granted_at_us > 120_000
     assert second.waited_ms >= 100
+
+
+class StarvedClock:
+    """The monotonic clock of a process whose event loop stalls for `stall_s` each time it
+    reaches a permit, `stalls` times. Readings: once at the start, then per attempt one when
+    the reservation's reply came and one when the permit is reached (the stall shows there),
+    and one more when the permit is granted."""
+
+    def __init__(self, *, stall_s: float, stalls: int) -> None:
+        self.offset_s = 0.0
+        self.readings = 0
+        self.stall_s = stall_s
+        self.stalls = stalls
+
+    def __call__(self) -> float:
+        self.readings += 1
+        if self.readings >= 3 and self.readings % 2 == 1 and self.stalls > 0:
+            self.stalls -= 1
+            self.offset_s += self.stall_s
+        return time.monotonic() + self.offset_s
+
+
+async def test_a_permit_reached_late_is_given_back_and_taken_anew(redis: aioredis.Redis) -> None:
+    clock = StarvedClock(stall_s=0.5, stalls=1)
+    limiter = RateLimiter(redis, qps=10, margin_ms=100, clock=clock)
+    permit = await limiter.acquire_permit()
+    assert permit.retakes == 1
+    # Only the permit of the request that goes is in the log.
+    assert await redis.zcard(keys.RATE_LIMIT) == 1
+    (_member, stamp), *_ = await redis.zrange(keys.RATE_LIMIT, 0, -1, withscores=True)
+    assert stamp == permit.granted_at_us
+
+
+async def test_a_permit_reached_within_half_the_margin_is_kept(redis: aioredis.Redis) -> None:
+    clock = StarvedClock(stall_s=0.04, stalls=1)
+    limiter = RateLimiter(redis, qps=10, margin_ms=100, clock=clock)
+    permit = await limiter.acquire_permit()
+    assert permit.retakes == 0
+    assert await redis.zcard(keys.RATE_LIMIT) == 1
+
+
+async def test_a_caller_late_every_time_retakes_at_most_twice_and_then_goes(
+    redis: aioredis.Redis,
+) -> None:
+    clock = StarvedClock(stall_s=0.5, stalls=100)
+    limiter = RateLimiter(redis, qps=10, margin_ms=100, clock=clock)
+    permit = await limiter.acquire_permit()
+    assert permit.retakes == LATE_RETAKES == 2
+    assert await redis.zcard(keys.RATE_LIMIT) == 1
 
 
 async def test_waiting_acquirers_are_served_in_arrival_order(redis: aioredis.Redis) -> None:

@@ -15,6 +15,11 @@ admin API, which emits signed NCS notifications to the webhook service, as Agora
   next to the bound the rate limit sets: an `acquire` and a `start` per channel, i.e.
   `2 * burst / qps` seconds (100 requests at 10/s = 10 s). Goal: at most 1.15 times the bound with
   no 429 answer.
+- **Idle** (first, `--idle-s`, default 60): nothing happens; CPU of the worker, Redis and
+  the webhook service in percent of one core. Goals: worker ≤ 0.5 %, Redis ≤ 0.3 %. Then
+  the baseline, in the same run: arq's own polling worker (`arq worker.main.WorkerSettings`
+  at the 5 ms poll delay `autorec worker` used before it waited for work) beside the stack,
+  its CPU and Redis's (`--no-baseline` skips it).
 
     .venv/bin/python -m bench.lifecycle
     .venv/bin/python -m bench.lifecycle --channels 100 --rate 2 --burst 50 --qps 10
@@ -37,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from bench.idle import SETTLE_S, measure_idle, polling_worker
 from worker.dev.redis_server import free_port
 from worker.dev.run import Supervisor
 from worker.dev.stack import DevOptions, plan_dev
@@ -44,6 +50,8 @@ from worker.settings import Settings
 
 P99_GOAL_MS = 50.0
 BURST_GOAL_RATIO = 1.15
+IDLE_WORKER_GOAL_PCT = 0.5
+IDLE_REDIS_GOAL_PCT = 0.3
 REQUESTS_PER_OPEN = 2  # acquire + start
 SETTLE_TIMEOUT_S = 60.0
 POLL_S = 0.05
@@ -71,6 +79,7 @@ class Report:
     burst_s: float
     rejected_429: int
     limit_violations: int
+    idle: Idle | None = None
 
     @property
     def bound_s(self) -> float:
@@ -100,6 +109,8 @@ class Report:
             ("429 answers (whole run)", str(self.rejected_429), "0"),
             ("limit violations at Agora", str(self.limit_violations), "0"),
         ]  # fmt: skip
+        if self.idle is not None:
+            rows += self.idle.rows()
         width = max(len(row[0]) for row in rows) + 2
         lines = [f"{name:<{width}}{value:>12}   {goal}".rstrip() for name, value, goal in rows]
         verdict = "met" if self.goals_met else "NOT met"
@@ -113,7 +124,45 @@ class Report:
             and self.ratio <= BURST_GOAL_RATIO
             and self.rejected_429 == 0
             and self.limit_violations == 0
+            and (self.idle is None or self.idle.goals_met)
         )
+
+
+@dataclass(frozen=True)
+class Idle:
+    """CPU of the stack's processes, in percent of one core, over a window with no event;
+    the baseline is arq's polling worker (5 ms) beside it, measured in the same run."""
+
+    seconds: float
+    worker_pct: float
+    redis_pct: float
+    webhooks_pct: float
+    baseline_worker_pct: float | None = None
+    baseline_redis_pct: float | None = None
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The idle rows of the printed table."""
+        s = f"{self.seconds:g} s"
+        rows = [
+            (f"idle worker CPU ({s}, waits for work)", f"{self.worker_pct:.2f} %",
+             f"≤ {IDLE_WORKER_GOAL_PCT:g} %"),
+            (f"idle Redis CPU ({s})", f"{self.redis_pct:.2f} %", f"≤ {IDLE_REDIS_GOAL_PCT:g} %"),
+            (f"idle webhook service CPU ({s})", f"{self.webhooks_pct:.2f} %", ""),
+        ]  # fmt: skip
+        if self.baseline_worker_pct is not None and self.baseline_redis_pct is not None:
+            ratio = self.worker_pct / self.baseline_worker_pct if self.baseline_worker_pct else 0.0
+            rows += [
+                (f"baseline: arq's polling worker (5 ms) CPU ({s})",
+                 f"{self.baseline_worker_pct:.2f} %", ""),
+                ("baseline: Redis CPU beside it", f"{self.baseline_redis_pct:.2f} %", ""),
+                ("idle worker CPU / baseline", f"{ratio:.3f}", ""),
+            ]  # fmt: skip
+        return rows
+
+    @property
+    def goals_met(self) -> bool:
+        """Whether the worker and Redis stay under their idle goals."""
+        return self.worker_pct <= IDLE_WORKER_GOAL_PCT and self.redis_pct <= IDLE_REDIS_GOAL_PCT
 
 
 def percentile(values: Iterable[float], fraction: float) -> float:
@@ -228,6 +277,20 @@ def _child_env(
     return env
 
 
+@dataclass
+class RunningStack:
+    """A running stack: the sandbox's admin API, the children's pids, the worker's env."""
+
+    sandbox: Sandbox
+    supervisor: Supervisor
+    worker_env: Mapping[str, str]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Process id of each child (redis, sandbox, webhooks, worker)."""
+        return self.supervisor.pids
+
+
 @contextlib.asynccontextmanager
 async def running_stack(
     qps: float,
@@ -237,6 +300,18 @@ async def running_stack(
 ) -> AsyncIterator[Sandbox]:
     """`autorec dev`'s children (redis, sandbox, webhooks, worker) until the block exits;
     `extra_env` adds to (or overrides) their environment."""
+    async with running_stack_handle(qps, reconcile_interval_s, log_path, extra_env) as stack:
+        yield stack.sandbox
+
+
+@contextlib.asynccontextmanager
+async def running_stack_handle(
+    qps: float,
+    reconcile_interval_s: float,
+    log_path: Path,
+    extra_env: Mapping[str, str] | None = None,
+) -> AsyncIterator[RunningStack]:
+    """`running_stack`, giving the children's pids and the worker's environment too."""
     with tempfile.TemporaryDirectory(prefix="autorec-bench-") as data_dir:
         stack = plan_dev(
             Settings.model_construct(),
@@ -245,6 +320,7 @@ async def running_stack(
             data_dir=Path(data_dir),
         )
         sandbox_url = next(e.address for e in stack.endpoints if e.name == "sandbox")
+        worker_env = next(c.env for c in stack.children if c.name == "worker") or {}
         with log_path.open("w", encoding="utf-8") as log:
             supervisor = Supervisor(stack.children, out=log, grace_s=5.0, color=False)
             ready = asyncio.Event()
@@ -256,7 +332,7 @@ async def running_stack(
                 raise RuntimeError(f"the stack did not start; see {log_path}")
             sandbox = Sandbox(sandbox_url)
             try:
-                yield sandbox
+                yield RunningStack(sandbox, supervisor, worker_env)
             finally:
                 await sandbox.aclose()
                 supervisor.request_stop()
@@ -307,14 +383,40 @@ async def _burst_phase(sandbox: Sandbox, burst: int, qps: float) -> float:
     return await sandbox.last_successful_start(names) - began
 
 
+async def idle_phase(
+    stack: RunningStack, seconds: float, log_path: Path, *, baseline: bool
+) -> Idle:
+    """The stack's CPU while nothing happens, then (with `baseline`) arq's polling worker's."""
+    await asyncio.sleep(SETTLE_S)  # the startup's reconcile pass and connections
+    pids = stack.pids
+    cost = await measure_idle(
+        {name: pids[name] for name in ("worker", "redis", "webhooks")}, seconds
+    )
+    if not baseline:
+        return Idle(seconds, cost["worker"], cost["redis"], cost["webhooks"])
+    async with polling_worker(stack.worker_env, log_path) as polling_pid:
+        polled = await measure_idle({"worker": polling_pid, "redis": pids["redis"]}, seconds)
+    return Idle(
+        seconds, cost["worker"], cost["redis"], cost["webhooks"], polled["worker"], polled["redis"]
+    )
+
+
 async def measure(
     *, channels: int = 100, rate: float = 2.0, burst: int = 50, qps: float = 10.0,
     reconcile_interval_s: float = 30.0, log_path: Path | None = None,
+    idle_s: float = 0.0, baseline: bool = True,
 ) -> Report:  # fmt: skip
-    """Run both phases on a fresh stack and return the figures."""
+    """Run the phases on a fresh stack and return the figures: idle (when `idle_s` > 0),
+    latency, burst."""
     if log_path is None:
         log_path = Path(tempfile.gettempdir()) / "autorec-bench-lifecycle.log"
-    async with running_stack(qps, reconcile_interval_s, log_path) as sandbox:
+    async with running_stack_handle(qps, reconcile_interval_s, log_path) as stack:
+        sandbox = stack.sandbox
+        idle = (
+            await idle_phase(stack, idle_s, log_path.with_suffix(".baseline.log"),
+                             baseline=baseline)
+            if idle_s > 0 else None
+        )  # fmt: skip
         latencies_ms = await latency_phase(sandbox, channels, rate)
         # Let the stops' requests leave the rate window before the burst starts.
         await asyncio.sleep(REQUESTS_PER_OPEN * 1.0)
@@ -332,6 +434,7 @@ async def measure(
         burst_s=burst_s,
         rejected_429=stats["rejected_429"],
         limit_violations=stats["limit_violations"],
+        idle=idle,
     )
 
 
@@ -346,11 +449,20 @@ def main(argv: list[str] | None = None) -> int:
         help="AUTOREC_RECONCILE_INTERVAL_S of the worker (default 30, as in production)",
     )  # fmt: skip
     parser.add_argument("--log", type=Path, default=None, help="file for the children's output")
+    parser.add_argument(
+        "--idle-s", type=float, default=60.0,
+        help="seconds of the idle phase (0 skips it; default 60)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-baseline", action="store_true",
+        help="skip the idle baseline (arq's polling worker beside the stack)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     report = asyncio.run(
         measure(
             channels=args.channels, rate=args.rate, burst=args.burst, qps=args.qps,
             reconcile_interval_s=args.reconcile_interval_s, log_path=args.log,
+            idle_s=args.idle_s, baseline=not args.no_baseline,
         )
     )  # fmt: skip
     print(report.table())

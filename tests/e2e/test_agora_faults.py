@@ -219,7 +219,10 @@ async def _nobody_waits(s: InProcessStack) -> bool:
     return await Slots(s.redis, limit=1).waiting() == []
 
 
+# Long: a real 60 s window. Its short forms run by default: the 3 s window above and the
+# time-scaled windows of tests/worker/controller/test_failover_window.py.
 @pytest.mark.slow
+@pytest.mark.long
 async def test_a_60_s_query_404_window_keeps_one_task_and_its_slot_and_starts_nothing_else(
     stack: StackFactory,
 ) -> None:

@@ -10,6 +10,8 @@
 -- KEYS[5] autorec:channels                 zset channel -> last update (ms)
 -- KEYS[6] autorec:reconcile:due            zset channel -> gen of an unsent wake-up
 -- KEYS[7] the events stream (XACK target when ARGV[14] is not empty)
+-- KEYS[8] override hash   autorec:ovr:<c>   an `until_empty` override learns the channel
+--                                            emptied (field emptied = '1')
 -- ARGV[1]  op: 'u' uid event, 'c' channel closed, 'r' the uid is a recorder (failover)
 -- ARGV[2]  channel name          ARGV[3] uid (decimal)
 -- ARGV[4]  uid event kind: 'j' join, 'l' leave, 'h' role host, 'a' role audience
@@ -153,6 +155,11 @@ redis.call('HSET', ch, 'hosts', int(count.h), 'audience', int(count.a),
   'occupancy', int(occupancy), 'desired', desired)
 if occupancy == 0 then
   if not empty_since then redis.call('HSET', ch, 'empty_since_ms', int(now)) end
+  -- Remembered at once: a channel that refills before the controller looks has still had
+  -- its meeting end.
+  if redis.call('HGET', KEYS[8], 'until_empty') == '1' then
+    redis.call('HSET', KEYS[8], 'emptied', '1')
+  end
 elseif empty_since then
   redis.call('HDEL', ch, 'empty_since_ms')
 end

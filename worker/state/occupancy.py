@@ -127,6 +127,7 @@ def _call(
             keys.CHANNELS,
             keys.RECONCILE_DUE,
             ack.stream if ack else keys.CHANNELS,
+            keys.override(channel),
         ),
         args=(
             op,

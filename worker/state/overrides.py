@@ -11,7 +11,9 @@ recordings as for automatic ones. Kept in the hash `keys.override(channel)`, ind
   come with it (validated with `worker.policies.overlay`).
 - `never`: the channel does not record (a running recording stops at once, without grace),
   until it expires or — with `until_empty` — until the channel has been empty and its
-  recording has ended: the next meeting records automatically.
+  recording has ended: the next meeting records automatically. The occupancy script marks
+  the override `emptied` when an event empties the channel, so a meeting that begins before
+  the controller looked still counts as the next one.
 
 `desire()` is the pure rule that combines an override with the automatic decision.
 """
@@ -53,6 +55,9 @@ class Override:
     expires_at_ms: int | None = None
     policy_fields: Mapping[str, Any] = field(default_factory=dict)
     """Per-recording policy fields of an `always` override, in their JSON form."""
+    emptied: bool = False
+    """The channel has been empty since the override was set (written by the occupancy
+    script when an event empties it, so a quick refill does not hide it)."""
 
     def expired(self, now_ms: int) -> bool:
         """Whether the override has run out."""
@@ -69,6 +74,8 @@ class Override:
             fields["expires_at_ms"] = str(self.expires_at_ms)
         if self.policy_fields:
             fields["policy"] = orjson.dumps(dict(self.policy_fields)).decode()
+        if self.emptied:
+            fields["emptied"] = "1"
         return fields
 
     @classmethod
@@ -84,6 +91,7 @@ class Override:
             until_empty=raw.get(b"until_empty") == b"1",
             expires_at_ms=int(expires) if expires is not None else None,
             policy_fields=orjson.loads(policy) if policy else {},
+            emptied=raw.get(b"emptied") == b"1",
         )
 
 
@@ -120,7 +128,7 @@ def desire(
         return Desire(auto_desired, spent=True)
     if override.record is Record.ALWAYS:
         return Desire(True, until_ms=override.expires_at_ms, override=override)
-    if override.until_empty and occupancy == 0 and not recording:
+    if override.until_empty and (occupancy == 0 or override.emptied) and not recording:
         return Desire(auto_desired, spent=True)
     return Desire(False, manual_stop=True, until_ms=override.expires_at_ms, override=override)
 

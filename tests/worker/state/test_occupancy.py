@@ -18,6 +18,7 @@ from worker.state.occupancy import (
     Outcome,
     StreamAck,
 )
+from worker.state.overrides import Override, OverrideStore, Record, desire
 
 CH = "room-1"
 DEFAULT = OccupancyRules()
@@ -459,3 +460,40 @@ async def test_a_reloaded_redis_gets_the_script_again(
     await script.apply(redis, join(1, 10), DEFAULT)
     await redis.script_flush()
     assert (await script.apply(redis, join(2, 10), DEFAULT)).occupancy == 2
+
+
+# --- an `until_empty` override learns that the channel emptied --------------------------
+
+
+async def test_an_event_that_empties_the_channel_marks_its_until_empty_override(
+    redis: aioredis.Redis, script: OccupancyScript
+) -> None:
+    store = OverrideStore(redis)
+    await apply_all(redis, script, [join(1, 1), join(2, 2)])
+    await store.put(CH, Override(Record.NEVER, set_at_ms=1_000, until_empty=True))
+    await apply_all(redis, script, [leave(1, 3)])
+    assert not (await store.get(CH)).emptied  # type: ignore[union-attr]
+
+    # Emptied, then refilled before anyone looked: the mark stays.
+    await apply_all(redis, script, [leave(2, 4), join(3, 5)])
+    held = await store.get(CH)
+    assert held is not None
+    assert held.emptied
+    assert desire(True, 1, held, now_ms=5_000, recording=False).spent
+
+
+async def test_an_override_without_until_empty_is_not_marked(
+    redis: aioredis.Redis, script: OccupancyScript
+) -> None:
+    store = OverrideStore(redis)
+    await apply_all(redis, script, [join(1, 1)])
+    await store.put(CH, Override(Record.NEVER, set_at_ms=1_000))
+    await apply_all(redis, script, [leave(1, 2)])
+    assert await store.get(CH) == Override(Record.NEVER, set_at_ms=1_000)
+
+
+async def test_an_empty_channel_without_an_override_creates_none(
+    redis: aioredis.Redis, script: OccupancyScript
+) -> None:
+    await apply_all(redis, script, [join(1, 1), leave(1, 2)])
+    assert not await redis.exists(keys.override(CH))

@@ -43,6 +43,17 @@ def test_never_until_empty_holds_until_the_recording_of_the_empty_channel_has_en
     assert not spent.manual_stop
 
 
+def test_a_never_override_whose_channel_emptied_is_spent_though_it_refilled() -> None:
+    emptied = Override(Record.NEVER, set_at_ms=1_000, until_empty=True, emptied=True)
+    wish = desire(True, 3, emptied, now_ms=5_000, recording=False)
+    assert wish == Desire(True, spent=True)
+
+
+def test_a_never_override_whose_channel_emptied_holds_while_its_recording_runs() -> None:
+    emptied = Override(Record.NEVER, set_at_ms=1_000, until_empty=True, emptied=True)
+    assert desire(True, 3, emptied, now_ms=5_000, recording=True).manual_stop
+
+
 def test_never_without_until_empty_holds_on_an_empty_channel() -> None:
     never = Override(Record.NEVER, set_at_ms=1_000)
     wish = desire(False, 0, never, now_ms=5_000, recording=False)

@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import sys
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
 from arq.cron import CronJob, cron
@@ -263,12 +263,14 @@ def worker_settings(settings: Settings) -> dict[str, object]:
     return options
 
 
-def create_worker(settings: Settings, *, burst: bool = False) -> WakingWorker:
-    """The worker `autorec worker` runs: arq's, waiting for work instead of polling."""
+def create_worker(settings: Settings, *, burst: bool = False, **options: Any) -> WakingWorker:
+    """The worker `autorec worker` runs: arq's, waiting for work instead of polling
+    (`options`: further arq Worker options, e.g. `handle_signals`)."""
     return WakingWorker(
         **get_kwargs(worker_settings(settings)),
         burst=burst,
         idle_check_s=settings.autorec_idle_check_s,
+        **options,
     )
 
 

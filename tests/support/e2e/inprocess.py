@@ -4,7 +4,7 @@
   running; the sandbox's NCS sender posts to it through `httpx.ASGITransport`.
 - The sandbox serves Agora's REST API on a real loopback port (`running_sandbox`), so the
   workers' Agora client goes through a real HTTP stack.
-- Each worker is the arq `Worker` built from `worker_settings(settings)`, running (not
+- Each worker is the one `autorec worker` runs (`create_worker(settings)`), running (not
   burst) as a task: the events consumer, the controller's jobs and its cron, as deployed.
 Redis is the session's real server.
 """
@@ -32,7 +32,7 @@ from tests.support.e2e.env import StackSecrets, autorec_env, settings_from
 from tests.support.e2e.sandbox_admin import SandboxAdmin
 from tests.support.waiting import eventually
 from webhooks.app import create_app
-from worker.main import worker_settings
+from worker.main import create_worker
 from worker.redis_target import parse_redis_url
 from worker.settings import Settings
 from worker.state.connection import connect
@@ -49,7 +49,8 @@ class InProcessWorker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.worker = Worker(**worker_settings(settings), handle_signals=False)  # type: ignore[arg-type]
+        # The worker `autorec worker` runs: it waits for work instead of polling.
+        self.worker: Worker = create_worker(settings, handle_signals=False)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

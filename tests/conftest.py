@@ -14,10 +14,12 @@ private server of their own.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import redis.asyncio as aioredis
+from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from worker.dev.redis_server import RedisServer
 
@@ -82,3 +84,15 @@ def redis_server_factory() -> Iterator[Callable[..., RedisServer]]:
     yield start
     for server in servers:
         server.cleanup()
+
+
+@pytest.fixture
+async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
+    """An arq pool on the freshly flushed test database (arq's own client, as workers use)."""
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        yield pool
+    finally:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
+            await pool.aclose()

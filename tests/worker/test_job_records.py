@@ -6,13 +6,11 @@ jobs as `worker.main` registers them, against real Redis with the sandbox as Ago
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
-import redis.asyncio as aioredis
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.constants import default_queue_name, result_key_prefix
 from arq.jobs import Job, JobResult, JobStatus
 from arq.worker import Worker
@@ -24,17 +22,6 @@ from tests.support.controller import TIME_SCALE, Stack, build_stack
 from worker.controller.metrics import ControllerMetrics, agora_http_client
 from worker.main import RECONCILE_ALL_KEEP_RESULT_S, controller_functions
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, reconcile_job_id
-
-
-@pytest.fixture
-async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
-    try:
-        yield pool
-    finally:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
-            await pool.aclose()
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
 import worker.main
@@ -27,15 +26,6 @@ from worker.main import WorkerOptions, controller_functions, shutdown, startup, 
 from worker.redis_target import parse_redis_url
 from worker.settings import Settings
 from worker.state.connection import arq_settings
-
-
-@pytest.fixture
-async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
-    try:
-        yield pool
-    finally:
-        await pool.aclose()
 
 
 def settings_for(redis_url: str, **overrides: object) -> Settings:

@@ -4,31 +4,18 @@ controller stack of tests/support/controller.py built on them.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 
 from sandbox.config import SandboxConfig
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.support.controller import GRACE_S, TIME_SCALE, Stack, build_stack
 from worker.controller.metrics import ControllerMetrics, agora_http_client
 from worker.policies import parse_policies
-
-
-@pytest.fixture
-async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
-    try:
-        yield pool
-    finally:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
-            await pool.aclose()
 
 
 @pytest.fixture

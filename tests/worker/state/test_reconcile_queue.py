@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 
 from worker import keys
 from worker.state.reconcile_queue import (
@@ -16,15 +14,6 @@ from worker.state.reconcile_queue import (
     enqueue_reconcile,
     reconcile_job_id,
 )
-
-
-@pytest.fixture
-async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
-    try:
-        yield pool
-    finally:
-        await pool.aclose()
 
 
 async def queued(pool: ArqRedis) -> list[str]:

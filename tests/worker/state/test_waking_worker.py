@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 from arq.jobs import Job, JobStatus
 from arq.worker import Retry, func
@@ -45,17 +43,6 @@ class Ran:
                 await self.changed.wait()
 
         await asyncio.wait_for(enough(), timeout_s)
-
-
-@pytest.fixture
-async def arq_pool(redis: aioredis.Redis, redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
-    try:
-        yield pool
-    finally:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
-            await pool.aclose()
 
 
 def _functions(ran: Ran) -> list[Any]:

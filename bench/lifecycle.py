@@ -35,7 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ import httpx
 
 from bench.idle import SETTLE_S, measure_idle, polling_worker
 from worker.dev.redis_server import free_port
-from worker.dev.run import Supervisor
+from worker.dev.run import ChildSpec, Supervisor
 from worker.dev.stack import DevOptions, plan_dev
 from worker.settings import Settings
 
@@ -244,7 +244,7 @@ class Sandbox:
         )
 
 
-async def _until(condition: Any, *, what: str, timeout_s: float, poll_s: float = POLL_S) -> None:
+async def until(condition: Any, *, what: str, timeout_s: float, poll_s: float = POLL_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not await condition():
         if time.monotonic() > deadline:
@@ -321,22 +321,34 @@ async def running_stack_handle(
         )
         sandbox_url = next(e.address for e in stack.endpoints if e.name == "sandbox")
         worker_env = next(c.env for c in stack.children if c.name == "worker") or {}
-        with log_path.open("w", encoding="utf-8") as log:
-            supervisor = Supervisor(stack.children, out=log, grace_s=5.0, color=False)
-            ready = asyncio.Event()
-            run = asyncio.create_task(supervisor.run(on_ready=ready.set, handle_signals=False))
-            waiting = asyncio.create_task(ready.wait())
-            await asyncio.wait({run, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-            if run.done():
-                raise RuntimeError(f"the stack did not start; see {log_path}")
+        async with supervised(stack.children, log_path, grace_s=5.0) as supervisor:
             sandbox = Sandbox(sandbox_url)
             try:
                 yield RunningStack(sandbox, supervisor, worker_env)
             finally:
                 await sandbox.aclose()
-                supervisor.request_stop()
-                await run
+
+
+@contextlib.asynccontextmanager
+async def supervised(
+    children: Sequence[ChildSpec], log_path: Path, *, grace_s: float
+) -> AsyncIterator[Supervisor]:
+    """`children` started (and ready) under a Supervisor writing to `log_path`, stopped when
+    the block exits."""
+    with log_path.open("w", encoding="utf-8") as log:
+        supervisor = Supervisor(children, out=log, grace_s=grace_s, color=False)
+        ready = asyncio.Event()
+        run = asyncio.create_task(supervisor.run(on_ready=ready.set, handle_signals=False))
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({run, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if run.done():
+            raise RuntimeError(f"the stack did not start; see {log_path}")
+        try:
+            yield supervisor
+        finally:
+            supervisor.request_stop()
+            await run
 
 
 async def latency_phase(sandbox: Sandbox, channels: int, rate: float) -> list[float]:
@@ -356,7 +368,7 @@ async def latency_phase(sandbox: Sandbox, channels: int, rate: float) -> list[fl
     async def all_started() -> bool:
         return len(await sandbox.first_starts(names)) == len(names)
 
-    await _until(all_started, what="every channel's start", timeout_s=SETTLE_TIMEOUT_S)
+    await until(all_started, what="every channel's start", timeout_s=SETTLE_TIMEOUT_S)
     starts = await sandbox.first_starts(names)
     latencies_ms = [(starts[name] - joined[name]) * 1000 for name in names[WARMUP_OPENS:]]
     for name in names[-HOLD_OPENS:]:
@@ -365,7 +377,7 @@ async def latency_phase(sandbox: Sandbox, channels: int, rate: float) -> list[fl
     async def all_stopped() -> bool:
         return (await sandbox.stats())["active"] == 0
 
-    await _until(all_stopped, what="every recording to stop", timeout_s=SETTLE_TIMEOUT_S)
+    await until(all_stopped, what="every recording to stop", timeout_s=SETTLE_TIMEOUT_S)
     return latencies_ms
 
 
@@ -379,7 +391,7 @@ async def _burst_phase(sandbox: Sandbox, burst: int, qps: float) -> float:
 
     timeout_s = 3 * REQUESTS_PER_OPEN * burst / qps + SETTLE_TIMEOUT_S
     # Slow polling: the end time comes from the sandbox's call log, not from the poll.
-    await _until(all_running, what="the whole burst to record", timeout_s=timeout_s, poll_s=0.25)
+    await until(all_running, what="the whole burst to record", timeout_s=timeout_s, poll_s=0.25)
     return await sandbox.last_successful_start(names) - began
 
 

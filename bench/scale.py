@@ -51,7 +51,7 @@ import psutil
 import redis.asyncio as aioredis
 
 from bench.idle import measure_idle
-from bench.lifecycle import percentile
+from bench.lifecycle import percentile, supervised, until
 from worker import keys
 from worker.dev.readiness import http_ready
 from worker.dev.redis_server import free_port
@@ -273,15 +273,7 @@ async def running_stack(
             children += _workers(child, workers) if child.name == "worker" else [child]
         sandbox_url = next(e.address for e in plan.endpoints if e.name == "sandbox")
         redis_url = next(c.env for c in children if c.name == "webhooks" and c.env)["REDIS_URL"]
-        with log_path.open("w", encoding="utf-8") as log:
-            supervisor = Supervisor(children, out=log, grace_s=10.0, color=False)
-            ready = asyncio.Event()
-            run = asyncio.create_task(supervisor.run(on_ready=ready.set, handle_signals=False))
-            waiting = asyncio.create_task(ready.wait())
-            await asyncio.wait({run, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-            if run.done():
-                raise RuntimeError(f"the stack did not start; see {log_path}")
+        async with supervised(children, log_path, grace_s=10.0) as supervisor:
             limits = httpx.Limits(max_connections=CONCURRENCY)
             http = httpx.AsyncClient(base_url=sandbox_url, timeout=30.0, limits=limits)
             redis: aioredis.Redis[bytes] = aioredis.Redis.from_url(redis_url)
@@ -291,18 +283,6 @@ async def running_stack(
             finally:
                 await http.aclose()
                 await redis.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
-                supervisor.request_stop()
-                await run
-
-
-async def _until(
-    condition: Any, *, what: str, timeout_s: float = SETTLE_TIMEOUT_S, poll_s: float = 0.2
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout_s:g} s waiting for {what}")
-        await asyncio.sleep(poll_s)
 
 
 def _cpu_s(pids: Iterable[int]) -> float:
@@ -358,7 +338,7 @@ async def track_phase(stack: Stack, channels: int, rate: float) -> tuple[float, 
     async def all_tracked() -> bool:
         return await stack.redis.zcard(keys.CHANNELS) >= channels and await stack.consumed()
 
-    await _until(all_tracked, what="every channel tracked")
+    await until(all_tracked, what="every channel tracked", timeout_s=SETTLE_TIMEOUT_S)
     grown = await stack.used_memory() - memory
     stream_grown = await stack.stream_bytes() - stream
     events = await stack.stream_length() - length
@@ -447,21 +427,23 @@ async def churn_phase(
     async def all_consumed() -> bool:
         return await stack.consumed()
 
-    await _until(all_consumed, what="the churn consumed")
+    await until(all_consumed, what="the churn consumed", timeout_s=SETTLE_TIMEOUT_S)
     elapsed = time.monotonic() - began
     cpu = {name: _cpu_s(group) - before[name] for name, group in groups.items()}
 
     async def all_started() -> bool:
         return len(await first_starts(stack, joined)) == len(joined)
 
-    await _until(all_started, what="every latency channel's start")
+    await until(all_started, what="every latency channel's start", timeout_s=SETTLE_TIMEOUT_S)
     starts = await first_starts(stack, joined)
     latencies = [(starts[name] - joined[name]) * 1000 for name in joined]
 
     async def all_stopped() -> bool:
         return int((await stack.get("/_sandbox/stats"))["active"]) == 0
 
-    await _until(all_stopped, what="the latency channels' recordings to stop")
+    await until(
+        all_stopped, what="the latency channels' recordings to stop", timeout_s=SETTLE_TIMEOUT_S
+    )
     events = churned + 2 * len(joined)
     return latencies, events, elapsed, cpu
 
@@ -481,7 +463,7 @@ async def burst_phase(stack: Stack, burst: int, qps: float) -> tuple[float, floa
         return int((await stack.get("/_sandbox/stats"))["active"]) >= burst
 
     timeout_s = 3 * REQUESTS_PER_OPEN * burst / qps + 60
-    await _until(all_running, what="the whole burst to record", timeout_s=timeout_s, poll_s=1.0)
+    await until(all_running, what="the whole burst to record", timeout_s=timeout_s, poll_s=1.0)
     wanted = set(names)
     resources = {
         t["resource_id"] for t in await stack.get("/_sandbox/recordings") if t["cname"] in wanted
@@ -497,7 +479,7 @@ async def burst_phase(stack: Stack, burst: int, qps: float) -> tuple[float, floa
     async def settled() -> bool:
         return await stack.consumed()
 
-    await _until(settled, what="the burst's events consumed")
+    await until(settled, what="the burst's events consumed", timeout_s=SETTLE_TIMEOUT_S)
     grown = await stack.used_memory() - memory - (await stack.stream_bytes() - stream)
     return last - began, grown / burst
 

@@ -53,13 +53,7 @@ from worker.policies import PolicyError, load_policies
 from worker.redis_target import unreachable
 from worker.settings import ConfigError, Settings
 from worker.state.changes import UPDATE_FUNCTION
-from worker.state.connection import (
-    COMMAND_TIMEOUTS,
-    WORKER_TIMEOUTS,
-    arq_pool,
-    arq_settings,
-    connect,
-)
+from worker.state.connection import WORKER_TIMEOUTS, arq_pool, arq_settings, connect, ping
 from worker.state.reconcile_queue import RECONCILE_FUNCTION, enqueue_reconcile
 from worker.state.waking_worker import WakingWorker
 
@@ -285,15 +279,6 @@ def check_configuration(settings: Settings) -> None:
         raise ConfigError(f"AUTOREC_POLICY_FILE: {exc}") from None
 
 
-async def _ping(settings: Settings) -> None:
-    """PING the Redis of REDIS_URL once (no retries); raises what the client raises."""
-    client: aioredis.Redis[bytes] = connect(settings.redis_target, COMMAND_TIMEOUTS)
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
-
-
 async def _startup_with_logging(ctx: WorkerContext) -> None:
     """`startup` for a worker run by arq's own command line: first the service's logging
     (one format, secrets redacted) in place of arq's."""
@@ -317,7 +302,7 @@ def __getattr__(name: str) -> dict[str, object]:
             raise SystemExit(2) from None
         try:
             # Before arq's pool, which logs a warning per retry and then a traceback.
-            asyncio.run(_ping(settings))
+            asyncio.run(ping(settings.redis_target))
         except (RedisError, OSError) as exc:
             print(f"autorec: error: {unreachable(settings.redis_url, exc)}", file=sys.stderr)
             raise SystemExit(1) from None

@@ -126,13 +126,9 @@ def run_worker(*, burst: bool, check: bool) -> int:
 
 async def _ping_redis(settings: Settings) -> None:
     """PING the Redis of REDIS_URL; raises what the client raises when it cannot."""
-    from worker.state.connection import COMMAND_TIMEOUTS, connect
+    from worker.state.connection import ping
 
-    client = connect(settings.redis_target, COMMAND_TIMEOUTS)
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+    await ping(settings.redis_target)
 
 
 def _redis_unreachable(url: str, exc: BaseException) -> None:

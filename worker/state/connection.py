@@ -155,3 +155,13 @@ def _failover_retry(budget_s: float) -> Retry:
     return Retry(
         ExponentialBackoff(cap=FAILOVER_BACKOFF_CAP_S, base=FAILOVER_BACKOFF_BASE_S), retries
     )
+
+
+async def ping(target: RedisTarget) -> None:
+    """PING the Redis of `target` once, with the short command timeouts and no retries;
+    raises what the client raises when it cannot (for one-line startup errors)."""
+    client = connect(target, COMMAND_TIMEOUTS)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
